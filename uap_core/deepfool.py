@@ -1,0 +1,114 @@
+"""DeepFool (Moosavi-Dezfooli, Fawzi, Frossard, CVPR 2016, arXiv 1511.04599), batched, ℓ2.
+
+For each image, DeepFool linearises the classifier around the current point, steps to the
+nearest linearised decision boundary among the top-k candidate classes, and repeats until the
+predicted label changes. The result approximates the smallest ℓ2 perturbation that changes it.
+
+All images of a batch are processed together; the ones already fooled drop out. Gradients are
+taken with ``torch.autograd.grad`` with respect to the input only, so the model's parameters
+are never touched (and need no gradients at all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .checks import check_positive_int
+
+
+@dataclass(frozen=True)
+class DeepFoolResult:
+    perturbation: torch.Tensor  # (N, *image) the perturbation r, overshoot included; fooled: clip(x + r)
+    iterations: torch.Tensor  # (N,) linearisation steps taken per image
+    converged: torch.Tensor  # (N,) bool: the label did change within max_iter
+    labels: torch.Tensor  # (N,) the labels predicted on the unperturbed images
+
+
+def deepfool(
+    model: nn.Module,
+    images: torch.Tensor,
+    num_candidates: int = 10,
+    overshoot: float = 0.02,
+    max_iter: int = 50,
+    clip: bool = True,
+    batch_size: int = 32,
+) -> DeepFoolResult:
+    """Minimal ℓ2 perturbations that change the model's label, for a batch (N, ...) of images.
+
+    ``num_candidates``: how many of the top-scoring classes (the original one included) are
+    considered as targets. ``overshoot``: the final perturbation is (1 + overshoot) times the
+    accumulated steps, which pushes points just across the boundary. ``clip``: evaluate the model
+    on clip(x + r, 0, 1), the images that actually exist. Images are processed ``batch_size`` at a time.
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() < 2 or images.shape[0] == 0:
+        raise ValueError("images must be a non-empty tensor with a batch dimension first")
+    if not images.is_floating_point() or not torch.isfinite(images).all():
+        raise ValueError("images must hold finite floating-point values")
+    if num_candidates < 2:
+        raise ValueError(f"num_candidates must be at least 2 (the original class and one other), got {num_candidates}")
+    check_positive_int(max_iter, "max_iter")
+    check_positive_int(batch_size, "batch_size")
+    if overshoot < 0:
+        raise ValueError(f"overshoot must be >= 0, got {overshoot}")
+    parts = [
+        _deepfool_batch(model, batch, num_candidates, overshoot, max_iter, clip) for batch in images.split(batch_size)
+    ]
+    return DeepFoolResult(*(torch.cat(field) for field in zip(*parts, strict=True)))
+
+
+def _deepfool_batch(
+    model: nn.Module, images: torch.Tensor, num_candidates: int, overshoot: float, max_iter: int, clip: bool
+) -> tuple[torch.Tensor, ...]:
+    with torch.no_grad():
+        scores = model(images)
+    k = min(num_candidates, scores.shape[1])
+    candidates = scores.topk(k, dim=1).indices  # column 0: the original label
+    labels = candidates[:, 0]
+    n, device = images.shape[0], images.device
+    total = torch.zeros_like(images)  # accumulated steps, before overshoot
+    iterations = torch.zeros(n, dtype=torch.long, device=device)
+    converged = torch.zeros(n, dtype=torch.bool, device=device)
+    active = torch.arange(n, device=device)
+
+    for step in range(max_iter + 1):
+        x = images[active] + (1 + overshoot) * total[active]
+        if clip:
+            x = x.clamp(0.0, 1.0)
+        # k - 1 copies of each image, one per other candidate: a single forward and backward over
+        # the copies gives every gradient of z_j - z_label at once. (A vmapped backward would do the
+        # same arithmetic, but falls back to a slow per-sample convolution backward on CPU.)
+        copies = x.repeat_interleave(k - 1, dim=0).requires_grad_(True)
+        z = model(copies)
+        fooled = z[:: k - 1].argmax(1) != labels[active]
+        converged[active[fooled]] = True
+        keep = ~fooled
+        if step == max_iter or not keep.any():
+            break
+        rows = keep.repeat_interleave(k - 1)
+        cand = candidates[active]
+        # f_j = z_j - z_label < 0 while unfooled; w_j its gradient: the linearised boundary is f_j + w_j·r = 0.
+        f = z[rows].gather(1, cand[keep, 1:].reshape(-1, 1)) - z[rows].gather(
+            1, cand[keep, :1].repeat_interleave(k - 1, dim=0)
+        )
+        (w,) = torch.autograd.grad(f.sum(), copies)
+        m = int(keep.sum())
+        w = w[rows].view(m, k - 1, *x.shape[1:])
+        f = f.detach().view(m, k - 1)
+        if clip:
+            # Pixels pinned at 0 or 1 cannot move further out: drop those directions, so the step
+            # goes to the nearest boundary the box allows instead of being clipped away.
+            pinned = x[keep].unsqueeze(1)
+            w = w.masked_fill(((pinned <= 0) & (w < 0)) | ((pinned >= 1) & (w > 0)), 0.0)
+        w_norm = w.flatten(2).norm(dim=2) + 1e-8
+        nearest = (f.abs() / w_norm).argmin(1)  # the closest linearised boundary per image
+        pick = torch.arange(m, device=device)
+        w_l, f_l, norm_l = w[pick, nearest], f[pick, nearest], w_norm[pick, nearest]
+        step_size = (f_l.abs() + 1e-4) / norm_l**2
+        moving = active[keep]
+        total[moving] += step_size.view(-1, *[1] * (w_l.dim() - 1)) * w_l
+        iterations[moving] += 1
+        active = moving
+    return (1 + overshoot) * total, iterations, converged, labels
