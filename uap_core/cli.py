@@ -1,0 +1,104 @@
+"""Command line: ``python -m uap_core {train,run,experiment} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .data import DataUnavailableError, load_fashion_mnist
+from .files import perturbation_png, perturbation_to_npy
+from .metrics import evaluate
+from .models import DEFAULT_MODEL, MODEL_NAMES, WEIGHTS_DIR, load_model
+from .norms import NORM_CHOICES
+from .report import metrics_dict
+from .train import save_weights, train
+from .uap import ALGORITHMS, iter_universal_perturbation
+
+
+def _train(args: argparse.Namespace) -> None:
+    train_set, test_set = load_fashion_mnist("train"), load_fashion_mnist("test")
+    with tqdm(total=args.epochs, desc=f"training {args.model}", unit="epoch") as bar:
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            bar.set_postfix(loss=f"{loss:.3f}")
+            bar.update()
+
+        model, report = train(args.model, train_set, test_set, args.epochs, args.batch_size, args.lr, args.seed,
+                                  args.noise, on_epoch)  # fmt: skip
+    path = save_weights(model, report, Path(args.out))
+    print(
+        f"{args.model}: test accuracy {report.test_accuracy:.4f} on {report.test_images} images, "
+        f"trained on {report.train_images} images in {report.seconds:.0f} s -> {path}"
+    )
+
+
+def _run(args: argparse.Namespace) -> None:
+    model = load_model(args.model)
+    train_set = load_fashion_mnist("train").subset(args.n_train, args.seed)
+    test_set = load_fashion_mnist("test")
+    n = len(train_set)
+    steps = iter_universal_perturbation(model, train_set.images, args.xi, args.norm, args.delta, args.max_passes,
+                                        args.seed, args.algorithm)  # fmt: skip
+    result = None
+    with tqdm(total=args.max_passes * n, desc=f"UAP ({args.algorithm})", unit="img") as bar:
+        for result in steps:
+            record = result.history[-1]
+            bar.update((record.pass_index - 1) * n + record.images_seen - bar.n)
+            bar.set_postfix(
+                pass_=record.pass_index, fooling=f"{record.fooling_rate:.3f}", best=f"{result.fooling_rate:.3f}"
+            )
+    evaluation = evaluate(model, test_set.images, test_set.labels, result.perturbation, result.p, seed=args.seed)
+    metrics = metrics_dict(result, evaluation, model=args.model, n_train=n, max_passes=args.max_passes, seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "perturbation.npy").write_bytes(perturbation_to_npy(result.perturbation))
+    (out / "perturbation.png").write_bytes(perturbation_png(result.perturbation))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(
+        f"fooling rate: train {metrics['train_fooling_rate']:.3f}, test {metrics['test_fooling_rate']:.3f} "
+        f"(random noise of the same norm: {metrics['random_fooling_rate']:.3f}); "
+        f"test accuracy {metrics['clean_accuracy']:.3f} -> {metrics['perturbed_accuracy']:.3f}; "
+        f"{metrics['passes']} passes in {metrics['seconds']:.1f} s -> {out}"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m uap_core", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("train", help="train a classifier on Fashion-MNIST and save its weights")
+    p.add_argument("--model", choices=MODEL_NAMES, default="convnet")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--noise", type=float, default=0.25, help="largest ℓ∞ size of random-noise augmentation (0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(WEIGHTS_DIR), help="folder for <model>.pt and <model>.json")
+    p.set_defaults(handler=_train)
+
+    p = commands.add_parser("run", help="compute a universal perturbation and evaluate it on the test split")
+    p.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
+    p.add_argument("--algorithm", choices=ALGORITHMS, default="paper")
+    p.add_argument("--norm", choices=NORM_CHOICES, default="inf")
+    p.add_argument("--xi", type=float, default=0.2, help="radius of the norm ball, in [0, 1] pixel units")
+    p.add_argument("--delta", type=float, default=0.2, help="stop once the fooling rate reaches 1 - delta")
+    p.add_argument("--n-train", type=int, default=500, help="training images the perturbation is built from")
+    p.add_argument("--max-passes", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder for perturbation.npy, perturbation.png, metrics.json")
+    p.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except (ValueError, DataUnavailableError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
