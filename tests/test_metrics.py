@@ -1,0 +1,72 @@
+"""Fooling rate, accuracy, random baseline and class flow on a classifier whose answers we know."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from uap_core import accuracy, class_flow, dominant_labels, evaluate, fooling_rate, predict, random_fooling_rate
+
+
+class Brightness(nn.Module):
+    """Class 1 when the mean pixel exceeds ``threshold``, else class 0: easy to reason about."""
+
+    def __init__(self, threshold: float = 0.5):
+        super().__init__()
+        self.threshold = threshold
+
+    def forward(self, x):
+        m = x.flatten(1).mean(1, keepdim=True) - self.threshold
+        return torch.cat([-m, m], dim=1)
+
+
+def test_fooling_rate_counts_changed_predictions_not_errors():
+    model = Brightness()
+    images = torch.cat([torch.full((3, 1, 2, 2), 0.45), torch.full((1, 1, 2, 2), 0.9)])
+    v = torch.full((1, 2, 2), 0.1)  # pushes the three dark images over 0.5, the bright one stays bright
+    assert fooling_rate(model, images, v) == pytest.approx(0.75)
+    # Accuracy uses true labels; here all labels say class 1, so perturbation "fixes" three images.
+    labels = torch.ones(4, dtype=torch.long)
+    assert accuracy(model, images, labels) == pytest.approx(0.25)
+    assert accuracy(model, images, labels, v) == pytest.approx(1.0)
+
+
+def test_predictions_use_clipped_images():
+    # 0.9 + 0.5 = 1.4 would be class 1, but the image that exists is clipped to 1.0: class 0.
+    model = Brightness(threshold=1.2)
+    images = torch.full((2, 1, 2, 2), 0.9)
+    assert predict(model, images, torch.full((1, 2, 2), 0.5)).tolist() == [0, 0]
+    assert fooling_rate(model, images, torch.full((1, 2, 2), 0.5)) == 0.0
+
+
+def test_class_flow_and_dominant_labels():
+    clean = torch.tensor([0, 0, 1, 1, 2, 2])
+    perturbed = torch.tensor([0, 2, 2, 1, 2, 0])
+    flow = class_flow(clean, perturbed, num_classes=3)
+    assert flow.tolist() == [[1, 0, 1], [0, 1, 1], [1, 0, 1]]
+    assert flow.sum() == 6
+    shares = dominant_labels(flow)
+    assert shares.tolist() == pytest.approx([1 / 3, 0.0, 2 / 3])
+
+
+def test_random_fooling_rate_is_deterministic_and_uses_the_norm():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 4))
+    images = torch.rand(50, 1, 4, 4)
+    a = random_fooling_rate(model, images, 0.5, math.inf, trials=3, seed=1)
+    assert a == random_fooling_rate(model, images, 0.5, math.inf, trials=3, seed=1)
+    assert random_fooling_rate(model, images, 1e-6, 2.0) == 0.0
+
+
+def test_evaluate_reports_norms_and_consistent_figures():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 4))
+    images, labels = torch.rand(40, 1, 4, 4), torch.randint(0, 4, (40,))
+    v = torch.randn(1, 4, 4) * 0.2
+    e = evaluate(model, images, labels, v, 2.0)
+    assert e.l2 == pytest.approx(v.norm().item(), rel=1e-5)
+    assert e.linf == pytest.approx(v.abs().max().item(), rel=1e-5)
+    assert e.fooling_rate == pytest.approx(fooling_rate(model, images, v))
+    assert e.flow.sum() == 40
+    assert e.flow.trace().item() == round(40 * (1 - e.fooling_rate))

@@ -1,0 +1,55 @@
+"""On the real Fashion-MNIST data (UAP_DATA_DIR): the loader, the shipped models, and the paper's headline."""
+
+import math
+
+import pytest
+import torch
+
+from uap_core import (
+    CLASS_NAMES,
+    MODEL_NAMES,
+    accuracy,
+    fooling_rate,
+    load_model,
+    model_card,
+    random_fooling_rate,
+    universal_perturbation,
+)
+
+
+def test_loader_gives_unit_range_images_and_all_classes(train_set, test_set):
+    for split in (train_set, test_set):
+        assert split.images.dtype == torch.float32 and split.images.shape[1:] == (1, 28, 28)
+        assert split.images.min() == 0 and split.images.max() == 1
+        assert set(split.labels.tolist()) == set(range(len(CLASS_NAMES)))
+    assert len(train_set) > len(test_set) > 1000
+
+
+def test_subset_is_seeded_and_without_repeats(train_set):
+    a, b, c = train_set.subset(300, seed=5), train_set.subset(300, seed=5), train_set.subset(300, seed=6)
+    assert torch.equal(a.images, b.images) and not torch.equal(a.images, c.images)
+    assert len(torch.unique(a.images.flatten(1), dim=0)) == 300
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_shipped_models_reach_their_recorded_accuracy(name, test_set):
+    measured = accuracy(load_model(name), test_set.images, test_set.labels)
+    card = model_card(name)
+    assert measured >= 0.85
+    if card["test_images"] == len(test_set):
+        assert measured == pytest.approx(card["test_accuracy"], abs=2e-3)
+
+
+def test_default_model_reaches_85_percent(model, test_set):
+    assert accuracy(model, test_set.images, test_set.labels) >= 0.85
+
+
+@pytest.mark.parametrize("algorithm", ["paper", "fast"])
+def test_universal_perturbation_beats_random_noise_twice_over(model, train_set, test_set, algorithm):
+    images = train_set.subset(500, seed=0).images
+    result = universal_perturbation(model, images, xi=0.2, norm="inf", delta=0.2, max_passes=5, seed=0,
+                                    algorithm=algorithm)  # fmt: skip
+    assert result.perturbation.abs().max() <= 0.2 + 1e-6
+    universal = fooling_rate(model, test_set.images, result.perturbation)
+    random = random_fooling_rate(model, test_set.images, 0.2, math.inf, trials=5, seed=0)
+    assert universal >= 2 * random, (universal, random)
