@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .data import DataUnavailableError, load_fashion_mnist
+from .experiments.cli import add_parser as add_experiment_parser
 from .files import perturbation_png, perturbation_to_npy
 from .metrics import evaluate
 from .models import DEFAULT_MODEL, MODEL_NAMES, WEIGHTS_DIR, load_model
@@ -91,11 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder for perturbation.npy, perturbation.png, metrics.json")
     p.set_defaults(handler=_run)
+
+    add_experiment_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded in experiment results
     try:
         args.handler(args)
     except (ValueError, DataUnavailableError, FileNotFoundError) as error:

@@ -1,0 +1,73 @@
+"""``python -m uap_core experiment NAME [options]``: run one experiment, write result.json and figure.html.
+
+Each experiment's options are its run function's parameters (``--n-test 1000`` for ``n_test``), with
+the same defaults, so the command line and the library cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import shlex
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..models import MODEL_NAMES
+from ..norms import NORM_CHOICES
+from ..uap import ALGORITHMS
+from . import EXPERIMENTS, experiment
+from .figures import figure
+
+CHOICES = {"model": MODEL_NAMES, "models": MODEL_NAMES, "algorithm": ALGORITHMS, "norm": NORM_CHOICES,
+           "norms": NORM_CHOICES}  # fmt: skip
+
+
+def _option(parameter: inspect.Parameter) -> dict:
+    """argparse keywords for one run-function parameter: a list for tuple defaults, the type of the default."""
+    default = parameter.default
+    if isinstance(default, tuple):
+        kind, extra = type(default[0]), {"nargs": "+"}
+    elif default is None:  # "x: int | None" (annotations are strings here): None means "all"
+        kind, extra = (int if str(parameter.annotation).startswith("int") else float), {}
+    else:
+        kind, extra = type(default), {}
+    none = "0.2 for inf, 4.0 for 2" if parameter.name == "xi" else "all"
+    shown = none if default is None else " ".join(map(str, default)) if isinstance(default, tuple) else default
+    return {"type": kind, "default": default, "choices": CHOICES.get(parameter.name), "help": f"default: {shown}",
+            **extra}  # fmt: skip
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """The ``experiment`` subcommand, with one sub-subcommand per experiment."""
+    parser = commands.add_parser("experiment", help="reproduce one of the paper's findings: result.json + figure.html")
+    names = parser.add_subparsers(dest="name", required=True, metavar="NAME")
+    for e in EXPERIMENTS.values():
+        p = names.add_parser(e.name, help=e.title, description=f"{e.title}. {e.claim}")
+        for parameter in inspect.signature(e.run).parameters.values():
+            if parameter.name != "progress":
+                p.add_argument(f"--{parameter.name.replace('_', '-')}", **_option(parameter))
+        p.add_argument("--out", default=f"out/{e.name}", help="folder for result.json and figure.html")
+        p.set_defaults(handler=run_experiment)
+
+
+def run_experiment(args: argparse.Namespace) -> None:
+    e = experiment(args.name)
+    settings = {name: getattr(args, name) for name in inspect.signature(e.run).parameters if name != "progress"}
+    settings = {name: tuple(value) if isinstance(value, list) else value for name, value in settings.items()}
+    with tqdm(total=1.0, desc=e.name, bar_format="{l_bar}{bar}| {elapsed}", delay=1) as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.n = fraction
+            bar.set_description_str(f"{e.name}: {message}")
+
+        result = e.run(**settings, progress=progress)
+    result = dataclasses.replace(result, command="python -m uap_core " + shlex.join(args.argv))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "result.json").write_text(result.to_json())
+    fig = figure(result)
+    fig.update_layout(title_text=f"{fig.layout.title.text}<br><sup>{result.caption()}</sup>")
+    fig.write_html(out / "figure.html", include_plotlyjs=True)
+    print(f"{e.name}: {result.seconds:.0f} s -> {out / 'result.json'}, {out / 'figure.html'}")

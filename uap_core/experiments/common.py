@@ -1,0 +1,306 @@
+"""What every experiment shares: progress and stop requests, attack settings, input checks, data, results.
+
+An experiment is a function ``run_<name>(..., progress=None) -> <Name>Result``. It calls
+``progress(fraction_done, message)`` often; when ``progress`` returns True the experiment stops at
+once and returns the points it had finished, in a result whose ``complete`` is False. Bad settings
+raise a ValueError before any computation starts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..checks import check_delta, check_positive_int, check_xi
+from ..data import Dataset, data_dir, load_fashion_mnist
+from ..metrics import fooling_rate, predict, random_fooling_rate
+from ..models import load_model
+from ..norms import norm_label, norm_name, parse_norm
+from ..uap import ALGORITHMS, UAPResult, universal_perturbation
+
+Progress = Callable[[float, str], "bool | None"]
+
+DEFAULT_XI = {"inf": 0.2, "2": 4.0}  # pixel units; ℓ2 4.0 is about the ℓ2 size of a 0.14 ℓ∞ sign pattern on 28x28
+SIGNIFICANT_DIGITS = 4  # floats in result.json
+
+
+class _Stop(Exception):
+    """Raised inside an experiment when its progress callback asked to stop; never leaves the experiment."""
+
+
+class Run:
+    """One experiment run: its progress callback, its clock, and whether it was asked to stop.
+
+    ``seconds`` counts computation only: time spent inside the callback (drawing a progress bar or
+    a web page) is left out.
+    """
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._start = time.perf_counter()
+        self._outside = 0.0
+        self.stopped = False
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self._start - self._outside
+
+    def report(self, fraction: float, message: str) -> None:
+        """Tell the caller how far we are (0 to 1); raises :class:`_Stop` when it answers True."""
+        if self._progress is not None:
+            began = time.perf_counter()
+            answer = self._progress(min(max(float(fraction), 0.0), 1.0), message)
+            self._outside += time.perf_counter() - began
+            if answer is True:
+                self.stopped = True
+                raise _Stop
+
+    @contextmanager
+    def stoppable(self) -> Iterator[None]:
+        """Wrap the work: a stop request ends the block quietly (``stopped`` then says so)."""
+        try:
+            yield
+        except _Stop:
+            self.stopped = True
+
+    def uap(
+        self, attack: Attack, model: nn.Module, images: torch.Tensor, seed: int, span: tuple[float, float], label: str
+    ) -> UAPResult:
+        """A universal perturbation with ``attack``'s settings; its progress fills the fraction range ``span``."""
+        start, end = span
+        n, passes = images.shape[0], attack.max_passes
+
+        def callback(snapshot: UAPResult) -> bool:
+            record = snapshot.history[-1]
+            done = ((record.pass_index - 1) * n + record.images_seen) / (passes * n)
+            message = f"{label}: pass {record.pass_index}/{passes}, fooling rate {snapshot.fooling_rate:.2f}"
+            try:
+                self.report(start + (end - start) * done, message)
+            except _Stop:
+                return True
+            return False
+
+        result = universal_perturbation(model, images, attack.xi, attack.p, attack.delta, passes, seed,
+                                        attack.algorithm, callback=callback)  # fmt: skip
+        if self.stopped:
+            raise _Stop
+        return result
+
+
+@dataclass(frozen=True)
+class Attack:
+    """How the universal perturbations of an experiment are computed."""
+
+    norm: str  # "2" or "inf"
+    xi: float  # radius of the ℓp ball, pixel units
+    algorithm: str  # "paper" or "fast"
+    max_passes: int
+    delta: float  # a run stops once it fools 1 - delta of its own images
+
+    @property
+    def p(self) -> float:
+        return parse_norm(self.norm)
+
+    def with_passes(self, max_passes: int) -> Attack:
+        return Attack(self.norm, self.xi, self.algorithm, max_passes, self.delta)
+
+
+def make_attack(norm: str | float, xi: float | None, algorithm: str, max_passes: int, delta: float) -> Attack:
+    """Validated attack settings; ``xi=None`` takes :data:`DEFAULT_XI` for the norm."""
+    name = norm_name(parse_norm(norm))
+    xi = DEFAULT_XI[name] if xi is None else check_xi(xi)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+    return Attack(name, xi, algorithm, check_positive_int(max_passes, "max_passes"), check_delta(delta))
+
+
+def _check_list(values: Sequence, name: str, what: str) -> list:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty list of {what}, got {values!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat a value, got {list(values)}")
+    return list(values)
+
+
+def check_int_list(values: Sequence[int], name: str, low: int = 0, high: int | None = None) -> list[int]:
+    """A non-empty list of distinct whole numbers in [low, high], in the order given."""
+    values = _check_list(values, name, "whole numbers")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            limit = f"from {low} to {high}" if high is not None else f">= {low}"
+            raise ValueError(f"every value of {name} must be a whole number {limit}, got {value!r}")
+    return values
+
+
+def check_xi_list(values: Sequence[float], name: str) -> list[float]:
+    """Distinct sizes > 0, ascending."""
+    return sorted(check_xi(value) for value in _check_list(values, name, "sizes > 0"))
+
+
+def check_norms(norms: Sequence[str | float]) -> list[str]:
+    """Distinct norms, spelled "2" / "inf"."""
+    names = [norm_name(parse_norm(norm)) for norm in _check_list(norms, "norms", "norms (2, inf)")]
+    return _check_list(names, "norms", "norms (2, inf)")
+
+
+# Data: each split is read once per data folder, then shared (read-only) by every experiment.
+
+
+@lru_cache(maxsize=4)
+def _load(split: str, root: str) -> Dataset:
+    return load_fashion_mnist(split, root)
+
+
+def dataset(split: str) -> Dataset:
+    return _load(split, str(data_dir()))
+
+
+def check_count(n: int | None, name: str, split: str) -> int:
+    """A number of images of ``split``; None means all of them."""
+    available = len(dataset(split))
+    if n is None:
+        return available
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= available:
+        raise ValueError(f"{name} must be a whole number from 1 to {available} (the {split} images), got {n!r}")
+    return n
+
+
+def train_images(n: int, seed: int) -> torch.Tensor:
+    """``n`` training images (n, 1, 28, 28) drawn by a seeded shuffle: another seed, another subset."""
+    return dataset("train").subset(n, seed).images
+
+
+def test_data(n_test: int) -> Dataset:
+    """The test images an experiment evaluates on: all of them, or a fixed subset (seed 0)."""
+    test = dataset("test")
+    return test if n_test >= len(test) else test.subset(n_test, 0)
+
+
+@dataclass(frozen=True)
+class Judge:
+    """Fooling rates on one model and one set of images, the clean predictions computed once."""
+
+    model: nn.Module
+    images: torch.Tensor  # (N, 1, 28, 28)
+    clean: torch.Tensor  # (N,) predicted labels on the clean images
+
+    @classmethod
+    def on(cls, model: nn.Module, images: torch.Tensor) -> Judge:
+        return cls(model, images, predict(model, images))
+
+    @classmethod
+    def load(cls, model: str, n_test: int) -> Judge:
+        """The shipped ``model`` (frozen, shared) on the first ``n_test`` test images of :func:`test_data`."""
+        return cls.on(load_model(model), test_data(n_test).images)
+
+    def fooling_rate(self, v: torch.Tensor) -> float:
+        return fooling_rate(self.model, self.images, v, self.clean)
+
+    def random_fooling_rate(self, size: float, p: float, trials: int, seed: int = 0) -> float:
+        """Mean fooling rate of ``trials`` random perturbations of ℓp norm exactly ``size``."""
+        return random_fooling_rate(self.model, self.images, size, p, trials, seed, self.clean)
+
+
+# Results.
+
+
+def rounded(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
+    """Floats rounded to ``digits`` significant digits, everywhere inside lists and dicts (NaN -> None)."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: rounded(item, digits) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(item, digits) for item in value]
+    return value
+
+
+def tensor_list(v: torch.Tensor) -> list:
+    """A tensor as nested lists of floats, for a result field."""
+    return v.detach().cpu().double().tolist()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentResult:
+    """The numbers of one experiment, the settings that produced them, and how long it took.
+
+    Fields are plain data (numbers, strings, nested lists), so a result goes to JSON and back.
+    ``complete`` is False when the run was stopped: the lists then hold the points that were finished.
+    ``command`` is the command line that produced a stored result ("" for one computed in a program).
+    """
+
+    NAME: ClassVar[str] = ""
+
+    seconds: float = 0.0
+    complete: bool = True
+    command: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``json.dumps``, floats rounded to 4 significant digits."""
+        return {"experiment": self.NAME, **rounded(asdict(self))}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        """The result back from :meth:`to_dict`'s output (unknown keys are ignored)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a {cls.NAME} result must be a JSON object, got {type(data).__name__}")
+        if data.get("experiment", cls.NAME) != cls.NAME:
+            raise ValueError(f"this is a {data.get('experiment')!r} result, not a {cls.NAME!r} one")
+        names = [f.name for f in fields(cls)]
+        missing = [name for name in names if name not in data and name not in ("seconds", "complete", "command")]
+        if missing:
+            raise ValueError(f"the {cls.NAME} result lacks {', '.join(missing)}")
+        return cls(**{name: data[name] for name in names if name in data})
+
+    def caption(self) -> str:
+        """One line beside a figure: model, norm and ξ, images, seeds, and how long it took."""
+        parts = [*self.caption_parts(), f"{self.seconds:.0f} s"]
+        if not self.complete:
+            parts.append("stopped early: partial result")
+        return " · ".join(parts)
+
+    def caption_parts(self) -> list[str]:
+        """The settings as a reader wants them; every field a result has is picked up."""
+        get = lambda name: getattr(self, name, None)  # noqa: E731
+        parts = [get("model") or ", ".join(get("models") or [])]
+        if get("norm") is not None and get("xi") is not None:
+            parts.append(f"{norm_label(parse_norm(self.norm))} ξ = {self.xi:g}")
+        elif get("norms") is not None:  # one ξ per norm, or a range of them
+            sizes = [f"{x:g}" if isinstance(x, float) else f"{x[0]:g} to {x[-1]:g}" for x in self.xis if x]
+            parts.append(
+                ", ".join(f"{norm_label(parse_norm(n))} ξ = {x}" for n, x in zip(self.norms, sizes, strict=False))
+            )
+        if get("algorithm") is not None:
+            parts.append(f"{self.algorithm} UAP, ≤ {self.max_passes} passes, target {1 - self.delta:.0%}")
+        if get("n_train") is not None:
+            parts.append(f"{self.n_train} training images per UAP")
+        elif get("sizes"):
+            parts.append(f"{self.sizes[0]} to {self.sizes[-1]} training images per UAP")
+        seeds = get("seeds") or ([self.seed] if get("seed") is not None else [])
+        if seeds:
+            parts.append(f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}")
+        if get("n_test") is not None:
+            parts.append(f"tested on {self.n_test} test images")
+        return [part for part in parts if part]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttackResult(ExperimentResult):
+    """A result built from universal perturbations: how they were computed and on how many test images judged."""
+
+    algorithm: str  # "paper" or "fast"
+    max_passes: int
+    delta: float  # each run stops once it fools 1 - delta of its own images
+    n_test: int  # test images the perturbations are judged on

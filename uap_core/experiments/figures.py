@@ -1,0 +1,177 @@
+"""One plotly figure per experiment (no Streamlit here): ``figure(result)`` picks the right one.
+
+Figures carry a title; what produced the numbers (model, norm, ξ, images, seeds, seconds) is
+``result.caption()``, shown beside the figure by the page and under the title in ``figure.html``.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from ..data import CLASS_NAMES
+from ..figures import TEST_COLOUR, TRAIN_COLOUR, class_flow_figure, perturbation_figure, style
+from ..norms import norm_label, parse_norm
+from .common import ExperimentResult
+from .diversity import DiversityResult
+from .dominant_labels import DominantLabelsResult
+from .finetune import FinetuneResult
+from .geometry import GeometryResult
+from .random_noise import RandomNoiseResult
+from .sample_size import SampleSizeResult
+from .transfer import TransferResult
+
+RANDOM_COLOUR = "#777777"
+PERCENT = {"tickformat": ".0%", "range": [0, 1.02]}
+
+
+def _line(x, y, name: str, colour: str, dash: str | None = None, **kwargs) -> go.Scatter:
+    return go.Scatter(x=x, y=y, name=name, mode="lines+markers", line={"color": colour, "width": 3, "dash": dash},
+                      marker={"size": 8}, **kwargs)  # fmt: skip
+
+
+def sample_size_figure(result: SampleSizeResult) -> go.Figure:
+    """Test fooling rate (mean ± standard deviation over the seeds, and each seed) against training images."""
+    fig = go.Figure()
+    for column, seed in enumerate(result.seeds):
+        rates = [row[column] for row in result.fooling_rates]
+        marker = {"color": TEST_COLOUR, "opacity": 0.35, "size": 7}
+        fig.add_trace(go.Scatter(x=result.sizes, y=rates, mode="markers", name=f"seed {seed}", marker=marker,
+                                 showlegend=column == 0, legendgroup="seeds"))  # fmt: skip
+    fig.add_trace(_line(result.sizes, result.mean, f"mean ± sd over {len(result.seeds)} seeds", TEST_COLOUR,
+                        error_y={"type": "data", "array": result.std, "visible": True}))  # fmt: skip
+    if result.random_fooling_rate is not None:
+        fig.add_hline(y=result.random_fooling_rate, line={"dash": "dot", "color": RANDOM_COLOUR, "width": 2},
+                      annotation_text="random noise, same norm", annotation_position="top left")  # fmt: skip
+    fig.update_xaxes(type="log", title_text="training images the perturbation is built from")
+    fig.update_yaxes(title_text="fooling rate on the test images", **PERCENT)
+    return style(fig, "A few images suffice")
+
+
+def random_noise_figure(result: RandomNoiseResult) -> go.Figure:
+    """Fooling rate against ξ, one panel per norm: the universal perturbation and random noise of its norm."""
+    labels = [norm_label(parse_norm(norm)) for norm in result.norms]
+    fig = make_subplots(rows=1, cols=len(result.norms), subplot_titles=labels, shared_yaxes=True)
+    for column, _ in enumerate(result.norms, start=1):
+        first = column == 1
+        fig.add_trace(_line(result.xis[column - 1], result.fooling_rates[column - 1], "universal perturbation",
+                            TRAIN_COLOUR, showlegend=first, legendgroup="uap"), row=1, col=column)  # fmt: skip
+        fig.add_trace(_line(result.xis[column - 1], result.random_fooling_rates[column - 1],
+                            "random noise of the same norm", RANDOM_COLOUR, "dot", showlegend=first,
+                            legendgroup="random"), row=1, col=column)  # fmt: skip
+        fig.update_xaxes(title_text=f"ξ ({labels[column - 1]}, pixel units)", row=1, col=column)
+    fig.update_yaxes(title_text="fooling rate on the test images", row=1, col=1)
+    fig.update_yaxes(**PERCENT)
+    return style(fig, "Universal perturbation vs random noise of the same norm")
+
+
+def dominant_labels_figure(result: DominantLabelsResult) -> go.Figure:
+    """The class-flow heatmaps side by side, one per norm, titled with the top classes' share of fooled images."""
+    titles = [
+        f"{norm_label(parse_norm(norm))} ξ = {xi:g}: top class {CLASS_NAMES[top[0]]} {top1:.0%}, top two {top2:.0%}"
+        for norm, xi, top, top1, top2 in zip(result.norms, result.xis, result.top_classes, result.top1_share,
+                                             result.top2_share, strict=True)
+    ]  # fmt: skip
+    fig = make_subplots(rows=1, cols=max(len(titles), 1), subplot_titles=titles, horizontal_spacing=0.12)
+    for column, flow in enumerate(result.flows, start=1):
+        panel = class_flow_figure(torch.tensor(flow))
+        for trace in panel.data:
+            fig.add_trace(trace.update(showscale=column == len(result.flows)), row=1, col=column)
+        fig.update_xaxes(title_text="predicted on the perturbed image", tickangle=-40, row=1, col=column)
+        fig.update_yaxes(autorange="reversed", row=1, col=column, showticklabels=column == 1)
+    fig.update_yaxes(title_text="predicted on the clean image", row=1, col=1)
+    fig.update_annotations(font_size=14)
+    return style(fig, "Dominant labels: where the fooled images go", height=620)
+
+
+def diversity_figure(result: DiversityResult) -> go.Figure:
+    """Cosine similarity between the perturbations; axis labels carry each one's test fooling rate."""
+    names = [f"seed {seed}<br>FR {rate:.0%}" for seed, rate in zip(result.seeds, result.fooling_rates, strict=True)]
+    fig = go.Figure(go.Heatmap(z=result.cosine, x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu_r",
+                               text=[[f"{c:.2f}" for c in row] for row in result.cosine], texttemplate="%{text}",
+                               colorbar={"title": {"text": "cosine"}},
+                               hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>"))  # fmt: skip
+    fig.update_yaxes(autorange="reversed")
+    mean = result.mean_off_diagonal
+    title = "Diversity: cosine similarity of perturbations from different seeds"
+    return style(fig, title + (f" (mean off-diagonal {mean:.2f})" if mean is not None else ""), height=520)
+
+
+def diversity_perturbations_figure(result: DiversityResult) -> go.Figure:
+    """The perturbations side by side on one diverging colour scale, each titled with its seed and fooling rate."""
+    n = len(result.seeds)
+    titles = [f"seed {s}: FR {r:.0%}" for s, r in zip(result.seeds, result.fooling_rates, strict=True)]
+    fig = make_subplots(rows=1, cols=max(n, 1), subplot_titles=titles, horizontal_spacing=0.02)
+    for column in range(1, n + 1):
+        panel = perturbation_figure(result.perturbation(column - 1))
+        for trace in panel.data:
+            fig.add_trace(trace.update(zmin=-result.xi, zmax=result.xi, showscale=column == n), row=1, col=column)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{column if column > 1 else ''}", showticklabels=False,
+                         row=1, col=column)  # fmt: skip
+        fig.update_xaxes(showticklabels=False, row=1, col=column)
+    return style(fig, "Universal perturbations from different seeds", height=320)
+
+
+def transfer_figure(result: TransferResult) -> go.Figure:
+    """Heatmap: rows the model a perturbation was computed on, columns the model it fools; last row random noise."""
+    rows = [f"computed on {m}" for m in result.models[: len(result.fooling_rates)]] + ["random noise, same norm"]
+    z = [*result.fooling_rates, result.random_fooling_rates]
+    columns = [f"evaluated on {m}" for m in result.models]
+    fig = go.Figure(go.Heatmap(z=z, x=columns, y=rows, zmin=0, zmax=1, colorscale="Reds",
+                               text=[[f"{v:.0%}" for v in row] for row in z], texttemplate="%{text}",
+                               colorbar={"title": {"text": "fooling rate"}, "tickformat": ".0%"},
+                               hovertemplate="%{y}, %{x}: %{z:.1%}<extra></extra>"))  # fmt: skip
+    fig.update_yaxes(autorange="reversed")
+    return style(fig, "Transfer between architectures (test fooling rate)", height=460)
+
+
+def geometry_figure(result: GeometryResult) -> go.Figure:
+    """Left: normalised singular values, normals vs random unit vectors. Right: fooling rate of random vectors
+    from the top-d subspace of the normals vs the whole space, same ℓ2 norm."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=(
+        "singular values (divided by the largest)", f"random vectors of ℓ2 norm {result.xi:g}"))  # fmt: skip
+    index = list(range(1, len(result.normal_singular_values) + 1))
+    fig.add_trace(_line(index, result.normal_singular_values, "DeepFool normals", TRAIN_COLOUR, marker_size=3),
+                  row=1, col=1)  # fmt: skip
+    fig.add_trace(_line(index, result.random_singular_values, "random unit vectors", RANDOM_COLOUR, "dot",
+                        marker_size=3), row=1, col=1)  # fmt: skip
+    fig.update_xaxes(title_text="index", row=1, col=1)
+    fig.update_yaxes(type="log", title_text="singular value", row=1, col=1)
+    bars = [(f"top-{d} subspace", rate, TRAIN_COLOUR) for d, rate in zip(result.dims, result.subspace_fooling_rates,
+                                                                           strict=True)]  # fmt: skip
+    if result.whole_space_fooling_rate is not None:  # None: stopped before it was measured
+        bars.append(("whole space", result.whole_space_fooling_rate, RANDOM_COLOUR))
+    names, rates, colours = ([bar[i] for bar in bars] for i in range(3))
+    fig.add_trace(go.Bar(x=names, y=rates, marker_color=colours, showlegend=False, text=[f"{r:.0%}" for r in rates],
+                         textposition="outside"), row=1, col=2)  # fmt: skip
+    fig.update_yaxes(title_text="fooling rate on the test images", row=1, col=2, **PERCENT)
+    return style(fig, "Geometry: the normals to the decision boundary share a small subspace", height=460)
+
+
+def finetune_figure(result: FinetuneResult) -> go.Figure:
+    """Clean accuracy and the fooling rate of a fresh UAP, for the shipped model and after each round."""
+    stages = ["shipped model"] + [f"after round {r}" for r in range(1, len(result.clean_accuracy))]
+    fig = go.Figure()
+    fig.add_trace(_line(stages, result.clean_accuracy, "clean test accuracy", "#1b7837"))
+    fig.add_trace(_line(stages, result.fooling_rates, "fooling rate of a fresh UAP", TRAIN_COLOUR))
+    fig.add_trace(_line(stages[1:], result.previous_fooling_rates, "fooling rate of the UAP it was fine-tuned on",
+                        RANDOM_COLOUR, "dot"))  # fmt: skip
+    fig.update_yaxes(title_text="share of test images", **PERCENT)
+    return style(fig, "Fine-tuning on universal perturbations")
+
+
+FIGURES = {
+    SampleSizeResult: sample_size_figure,
+    RandomNoiseResult: random_noise_figure,
+    DominantLabelsResult: dominant_labels_figure,
+    DiversityResult: diversity_figure,
+    TransferResult: transfer_figure,
+    GeometryResult: geometry_figure,
+    FinetuneResult: finetune_figure,
+}
+
+
+def figure(result: ExperimentResult) -> go.Figure:
+    """The figure of any experiment's result."""
+    return FIGURES[type(result)](result)

@@ -1,0 +1,109 @@
+"""Finding 1, a few images suffice: test fooling rate against the number of training images a UAP is built from.
+
+The paper (Fig. 6) reaches a high fooling rate on ImageNet's validation set from a small share of
+its training images. Here each size is repeated with several seeds (another subset, another
+shuffle), and every perturbation is judged on test images it never saw.
+
+Small sets are not starved of optimisation: each run makes at least ``min_visits`` image visits,
+max(``max_passes``, ⌈``min_visits`` / n⌉) passes, and like every UAP run it stops once it fools
+1 - δ of its own images.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..checks import check_positive_int
+from ..models import DEFAULT_MODEL
+from .common import (
+    AttackResult,
+    Judge,
+    Progress,
+    Run,
+    check_count,
+    check_int_list,
+    dataset,
+    make_attack,
+    train_images,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleSizeResult(AttackResult):
+    NAME = "sample_size"
+
+    model: str
+    norm: str
+    xi: float
+    min_visits: int
+    sizes: list[int]  # training images per UAP, ascending; when stopped, the sizes finished for every seed
+    seeds: list[int]
+    fooling_rates: list[list[float]]  # [size][seed], on the test images
+    train_fooling_rates: list[list[float]]  # [size][seed], on the images the UAP was built from
+    random_fooling_rate: float | None  # random noise of ℓp norm ξ on the same test images: the baseline
+
+    @property
+    def mean(self) -> list[float]:
+        return [statistics.fmean(row) for row in self.fooling_rates]
+
+    @property
+    def std(self) -> list[float]:
+        return [statistics.pstdev(row) for row in self.fooling_rates]
+
+
+def run_sample_size(
+    model: str = DEFAULT_MODEL,
+    sizes: Sequence[int] = (25, 50, 100, 250, 500, 1000, 2000),
+    seeds: Sequence[int] = (0, 1, 2),
+    norm: str = "inf",
+    xi: float | None = None,
+    algorithm: str = "fast",
+    max_passes: int = 3,
+    min_visits: int = 1500,
+    delta: float = 0.2,
+    n_test: int | None = None,
+    random_trials: int = 5,
+    progress: Progress | None = None,
+) -> SampleSizeResult:
+    """Test fooling rate of UAPs built from each number of training images in ``sizes``, once per seed.
+
+    ``xi`` None: 0.2 (ℓ∞) or 4.0 (ℓ2); ``n_test`` None: the whole test split.
+    """
+    attack = make_attack(norm, xi, algorithm, max_passes, delta)
+    sizes = sorted(check_int_list(sizes, "sizes", low=1, high=len(dataset("train"))))
+    seeds = check_int_list(seeds, "seeds")
+    check_positive_int(min_visits, "min_visits")
+    check_positive_int(random_trials, "random_trials")
+    n_test = check_count(n_test, "n_test", "test")
+    run = Run(progress)
+    judge = Judge.load(model, n_test)
+    net = judge.model
+    passes_for = {n: max(attack.max_passes, math.ceil(min_visits / n)) for n in sizes}
+    # Progress weights: a run costs about its image visits.
+    total, done = sum(passes_for[n] * n for n in sizes) * len(seeds), 0
+    finished, rates, train_rates, random_rate = [], [], [], None
+    with run.stoppable():
+        run.report(0.0, "random noise of the same norm")
+        random_rate = judge.random_fooling_rate(attack.xi, attack.p, random_trials)
+        for n in sizes:
+            row, train_row = [], []
+            for seed in seeds:
+                cost = passes_for[n] * n
+                span = (done / total, (done + cost) / total)
+                uap = run.uap(attack.with_passes(passes_for[n]), net, train_images(n, seed), seed, span,
+                              f"{n} images, seed {seed}")  # fmt: skip
+                row.append(judge.fooling_rate(uap.perturbation))
+                train_row.append(uap.fooling_rate)
+                done += cost
+            finished.append(n)
+            rates.append(row)
+            train_rates.append(train_row)
+    return SampleSizeResult(
+        model=model, norm=attack.norm, xi=attack.xi, algorithm=attack.algorithm, max_passes=attack.max_passes,
+        min_visits=min_visits, delta=attack.delta, sizes=finished, seeds=seeds, n_test=n_test,
+        fooling_rates=rates, train_fooling_rates=train_rates, random_fooling_rate=random_rate,
+        seconds=run.seconds, complete=not run.stopped,
+    )  # fmt: skip

@@ -1,0 +1,79 @@
+"""Finding 5, doubly universal: a perturbation computed on one architecture fools the others too.
+
+One universal perturbation is built on each model from the same training images; each is then
+judged on every model's test predictions. Rows: the model it was computed on; columns: the model
+it is evaluated on; the diagonal is each perturbation's fooling rate on its own model. Random
+noise of the same norm on each model is the baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..checks import check_positive_int
+from ..models import MODEL_NAMES, load_model
+from .common import AttackResult, Judge, Progress, Run, check_count, make_attack, test_data, train_images
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferResult(AttackResult):
+    NAME = "transfer"
+
+    models: list[str]  # evaluated on (columns); rows: the models finished when stopped
+    norm: str
+    xi: float
+    n_train: int
+    seed: int
+    fooling_rates: list[list[float]]  # [computed on][evaluated on] on the test images
+    random_fooling_rates: list[float]  # [evaluated on] random noise of ℓp norm ξ, mean of the trials
+
+
+def check_models(models: Sequence[str]) -> list[str]:
+    """Distinct shipped model names, in the order given."""
+    if isinstance(models, str) or not models or any(m not in MODEL_NAMES for m in models):
+        raise ValueError(f"models must be names among {', '.join(MODEL_NAMES)}, got {models!r}")
+    if len(set(models)) < len(models):
+        raise ValueError(f"models must not repeat a name, got {list(models)}")
+    return list(models)
+
+
+def run_transfer(
+    models: Sequence[str] = MODEL_NAMES,
+    norm: str = "inf",
+    xi: float | None = None,
+    algorithm: str = "fast",
+    n_train: int = 500,
+    max_passes: int = 5,
+    delta: float = 0.2,
+    seed: int = 0,
+    n_test: int | None = None,
+    random_trials: int = 5,
+    progress: Progress | None = None,
+) -> TransferResult:
+    """A UAP computed on each model of ``models``, evaluated on every one of them.
+
+    ``xi`` None: 0.2 (ℓ∞) or 4.0 (ℓ2); ``n_test`` None: the whole test split.
+    """
+    models = check_models(models)
+    attack = make_attack(norm, xi, algorithm, max_passes, delta)
+    n_train = check_count(n_train, "n_train", "train")
+    check_positive_int(random_trials, "random_trials")
+    n_test = check_count(n_test, "n_test", "test")
+    run = Run(progress)
+    test = test_data(n_test).images
+    images = train_images(n_train, seed)
+    judges = [Judge.on(load_model(name), test) for name in models]
+    matrix, random_rates = [], []
+    with run.stoppable():
+        run.report(0.0, "random noise of the same norm")
+        random_rates = [judge.random_fooling_rate(attack.xi, attack.p, random_trials, seed) for judge in judges]
+        for row, judge in enumerate(judges):
+            span = (row / len(models), (row + 1) / len(models))
+            uap = run.uap(attack, judge.model, images, seed, span, f"UAP on {models[row]}")
+            matrix.append([other.fooling_rate(uap.perturbation) for other in judges])
+    return TransferResult(
+        models=models, norm=attack.norm, xi=attack.xi, algorithm=algorithm, max_passes=max_passes, delta=delta,
+        n_train=n_train, seed=seed, n_test=n_test, fooling_rates=matrix, random_fooling_rates=random_rates,
+        seconds=run.seconds, complete=not run.stopped,
+    )  # fmt: skip
