@@ -34,10 +34,10 @@ def _line(x, y, name: str, colour: str, dash: str | None = None, **kwargs) -> go
 def sample_size_figure(result: SampleSizeResult) -> go.Figure:
     """Test fooling rate (mean ± standard deviation over the seeds, and each seed) against training images."""
     fig = go.Figure()
-    for column, seed in enumerate(result.seeds):
+    for column in range(len(result.seeds)):
         rates = [row[column] for row in result.fooling_rates]
         marker = {"color": TEST_COLOUR, "opacity": 0.35, "size": 7}
-        fig.add_trace(go.Scatter(x=result.sizes, y=rates, mode="markers", name=f"seed {seed}", marker=marker,
+        fig.add_trace(go.Scatter(x=result.sizes, y=rates, mode="markers", name="single seeds", marker=marker,
                                  showlegend=column == 0, legendgroup="seeds"))  # fmt: skip
     fig.add_trace(_line(result.sizes, result.mean, f"mean ± sd over {len(result.seeds)} seeds", TEST_COLOUR,
                         error_y={"type": "data", "array": result.std, "visible": True}))  # fmt: skip
