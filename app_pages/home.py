@@ -1,0 +1,63 @@
+"""Home page: what a universal adversarial perturbation is, shown at once with a perturbation the project ships."""
+
+import math
+from pathlib import Path
+
+import streamlit as st
+
+import ui
+from uap_core import DEFAULT_MODEL
+from uap_core.figures import perturbation_figure
+from uap_core.files import load_perturbation
+
+# Made by `python -m uap_core run --algorithm fast ... --out uap_core/results/home` (see its metrics.json).
+SHIPPED = Path(__file__).resolve().parents[1] / "uap_core" / "results" / "home" / "perturbation.npy"
+SHOWN_IMAGES = 8
+
+ui.require_data()
+
+st.title("One small noise pattern that fools a classifier on most images")
+text, numbers = st.columns([3, 2], gap="large")
+with text:
+    st.markdown(
+        """
+A classifier trained on **Fashion-MNIST** (28×28 grey pictures of clothes in 10 classes) gets about
+9 in 10 test images right. A **universal adversarial perturbation** is *one* fixed noise pattern **v**:
+add the same v to *any* image and the classifier changes its answer on most of them, although every
+pixel changes by at most a small amount ξ, so a person still sees the same garment.
+
+It is *universal* because it is computed once, from a few hundred training images, and then works on
+images it has never seen. The pattern is not random: random noise of the same size fools very few images.
+The paper's algorithm visits images one by one and adds, whenever an image is not yet fooled, the smallest
+extra step that fools it, keeping v inside a ball of radius ξ. The pattern below comes from this project's
+faster variant, which nudges v with gradient steps on small batches of images; the app offers both.
+
+From *Universal adversarial perturbations*, S.-M. Moosavi-Dezfooli, A. Fawzi, O. Fawzi, P. Frossard,
+CVPR 2017 ([arXiv:1610.08401](https://arxiv.org/abs/1610.08401)).
+
+**How to use this app:** open **Build one, live** in the menu, choose the size ξ of the perturbation and
+the target fooling rate, press **Run** and watch the fooling rate climb; then look at the pattern, the
+fooled images and where each class is sent.
+"""
+    )
+
+v = load_perturbation(SHIPPED)
+result = ui.evaluation(DEFAULT_MODEL, v, math.inf)
+with numbers:
+    st.metric("Fooling rate of the pattern below, on all test images", f"{result.fooling_rate:.1%}")
+    st.metric(
+        "Test accuracy: clean → with the pattern", f"{result.clean_accuracy:.1%} → {result.perturbed_accuracy:.1%}"
+    )
+    st.metric("Random noise of the same size fools", f"{result.random_fooling_rate:.1%}")
+    st.caption(f"Every pixel changes by at most ξ = {ui.format_size(result.linf, math.inf)} (ℓ∞ norm).")
+
+st.subheader("The same pattern added to eight test images")
+test = ui.subset("test", 1000)
+chosen = ui.diverse_indices(test.labels, SHOWN_IMAGES)
+images, pattern = st.columns([4, 1.4], gap="medium")
+with images:
+    ui.prediction_rows(ui.model(DEFAULT_MODEL), test.images[chosen], v)
+with pattern:
+    ui.show_figure(
+        perturbation_figure(v, height=330), "The perturbation v: red brightens a pixel, blue darkens it, white is 0."
+    )

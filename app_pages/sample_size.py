@@ -1,0 +1,22 @@
+"""Finding 1: a few training images suffice to build a universal perturbation."""
+
+import ui
+
+
+def reading(r) -> str:
+    best = max(range(len(r.sizes)), key=lambda i: r.mean[i])
+    return (
+        f"built from only {r.sizes[0]} training images, the perturbation already fools "
+        f"{ui.share(r.mean[0])} of the {r.n_test:,} test images on average; from {r.sizes[best]} images, "
+        f"{ui.share(r.mean[best])}. Random noise of the same norm fools {ui.share(r.random_fooling_rate)}. "
+        "The spread between seeds shows how much the choice of images matters."
+    )
+
+
+ui.finding_page(
+    "sample_size",
+    "test fooling rate against the number of training images the perturbation is built from, "
+    "several seeds (another subset, another order) for each size; every point is judged on test images "
+    "the perturbation never saw.",
+    reading,
+)
