@@ -1,0 +1,186 @@
+"""Speed and quality of the UAP algorithms side by side, in one run, on one machine.
+
+Same model (convnet), same 500 Fashion-MNIST training images, ℓ∞ ξ = 0.2, δ = 0.2, seed 0:
+  - the floor: one forward + backward (to the input) pass of the model over the 500 images;
+  - ``paper`` (Algorithm 1) and ``fast`` from uap_core, 5 passes at most;
+  - the Adversarial Robustness Toolbox's UniversalPerturbation(attacker="deepfool"), one pass;
+  - peak memory (max RSS) of the command-line run, and of importing torch + torchvision alone.
+
+    pip install -r benchmarks/requirements.txt
+    UAP_DATA_DIR=../shared/data python -m benchmarks.compare [--skip-art] [--out benchmarks/results.json]
+
+Prints a Markdown table (pasted into the README) and writes the raw figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from uap_core import fooling_rate, iter_universal_perturbation, load_fashion_mnist, load_model, random_fooling_rate
+
+XI, DELTA, PASSES, N_TRAIN, SEED = 0.2, 0.2, 5, 500, 0
+
+
+def floor_seconds(model: torch.nn.Module, images: torch.Tensor, repeats: int = 7) -> float:
+    """Median time of one forward and one backward pass (gradient with respect to the input) over ``images``."""
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        x = images.clone().requires_grad_(True)
+        torch.autograd.grad(model(x).logsumexp(1).sum(), x)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
+def run_ours(model, train, test, algorithm: str, **options) -> dict:
+    """Run one of our algorithms; after every report, measure the test fooling rate of the best v so far
+    (the generator's clock is paused while we do, so ``seconds`` stays computation time only)."""
+    trace, result = [], None
+    for result in iter_universal_perturbation(model, train, XI, "inf", DELTA, PASSES, SEED, algorithm, **options):
+        trace.append((result.seconds, fooling_rate(model, test, result.perturbation)))
+    ends = [r.seconds for r in result.history if r.images_seen == len(train)]
+    per_pass = [b - a for a, b in zip([0.0, *ends], ends, strict=False)]
+    return {
+        "algorithm": algorithm,
+        "options": options,
+        "passes": result.passes,
+        "first_pass_seconds": per_pass[0] if per_pass else result.seconds,
+        "seconds_per_pass": result.seconds / max(result.passes, 1),
+        "seconds": result.seconds,
+        "train_fooling_rate": result.fooling_rate,
+        "test_fooling_rate": trace[-1][1],
+        "test_fooling_rate_after_pass_1": next(rate for seconds, rate in trace if seconds >= per_pass[0] - 1e-9)
+        if per_pass
+        else trace[-1][1],
+        "trace": trace,
+    }
+
+
+def run_art(model, train, test) -> dict:
+    import numpy as np
+    from art.attacks.evasion import UniversalPerturbation
+    from art.estimators.classification import PyTorchClassifier
+
+    classifier = PyTorchClassifier(
+        model=model, loss=torch.nn.CrossEntropyLoss(), input_shape=tuple(train.shape[1:]), nb_classes=10,
+        clip_values=(0.0, 1.0), device_type="cpu",
+    )  # fmt: skip
+    attack = UniversalPerturbation(classifier, attacker="deepfool", delta=DELTA, max_iter=1, eps=XI, norm=np.inf,
+                                   attacker_params={"verbose": False}, verbose=False)  # fmt: skip
+    start = time.perf_counter()
+    attack.generate(train.numpy())
+    seconds = time.perf_counter() - start
+    v = torch.from_numpy(attack.noise[0]).float()
+    return {
+        "algorithm": "ART UniversalPerturbation(deepfool)",
+        "passes": 1,
+        "first_pass_seconds": seconds,
+        "seconds_per_pass": seconds,
+        "seconds": seconds,
+        "train_fooling_rate": float(attack.fooling_rate),
+        "test_fooling_rate": fooling_rate(model, test, v),
+        "test_fooling_rate_after_pass_1": fooling_rate(model, test, v),
+    }
+
+
+def peak_rss_mb(command: list[str]) -> float:
+    """Max resident set size of a child process, in MB (Linux reports KiB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(command, check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if after <= before:
+        raise RuntimeError("peak RSS of a child could not be told apart from an earlier, larger one")
+    return after / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-art", action="store_true", help="leave out ART (its pass takes minutes)")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    args = parser.parse_args()
+
+    # Memory first, while this process has no children yet: smallest (import only) before the CLI run.
+    import_rss = peak_rss_mb([sys.executable, "-c", "import torch, torchvision"])
+    with tempfile.TemporaryDirectory() as out:
+        cli_rss = peak_rss_mb([sys.executable, "-m", "uap_core", "run", "--algorithm", "paper", "--xi", str(XI),
+                               "--n-train", str(N_TRAIN), "--max-passes", str(PASSES), "--out", out])  # fmt: skip
+
+    model = load_model("convnet")
+    train = load_fashion_mnist("train").subset(N_TRAIN, SEED).images
+    test = load_fashion_mnist("test").images
+    floor = floor_seconds(model, train)
+    rows = [run_ours(model, train, test, "paper"), run_ours(model, train, test, "paper", num_candidates=3)]
+    rows.append(run_ours(model, train, test, "fast"))
+    if not args.skip_art:
+        rows.append(run_art(model, train, test))
+
+    paper = rows[0]
+    fast = rows[2]
+    target = paper["test_fooling_rate"]
+    reached = next((seconds for seconds, rate in fast["trace"] if rate >= target), math.inf)
+    art = rows[3] if not args.skip_art else None
+    summary = {
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "floor_seconds": floor,
+        "random_fooling_rate": random_fooling_rate(model, test, XI, math.inf, trials=5, seed=SEED),
+        "paper_speedup_vs_art_first_pass": art["first_pass_seconds"] / paper["first_pass_seconds"] if art else None,
+        "paper_speedup_vs_art_per_pass": art["seconds_per_pass"] / paper["seconds_per_pass"] if art else None,
+        "fast_seconds_to_paper_best": reached,
+        "fast_floors_to_paper_best": reached / floor,
+        "cli_peak_rss_mb": cli_rss,
+        "import_torch_torchvision_peak_rss_mb": import_rss,
+        "rows": [{k: v for k, v in row.items() if k != "trace"} for row in rows],
+    }
+    Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
+    print(markdown(summary))
+
+
+def markdown(s: dict) -> str:
+    lines = [
+        f"Machine: {s['machine']}. convnet, {N_TRAIN} training images, ℓ∞ ξ = {XI}, δ = {DELTA}, seed {SEED}; "
+        f"test fooling rate on the {len(load_fashion_mnist('test'))} test images. "
+        f"Random noise of the same norm fools {s['random_fooling_rate']:.3f}.",
+        "",
+        "| algorithm | passes | 1st pass (s) | mean s/pass | train FR | test FR after pass 1 | test FR (best v) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in s["rows"]:
+        name = r["algorithm"] + (f" {r['options']}" if r.get("options") else "")
+        lines.append(
+            f"| {name} | {r['passes']} | {r['first_pass_seconds']:.2f} | {r['seconds_per_pass']:.2f} | "
+            f"{r['train_fooling_rate']:.3f} | {r['test_fooling_rate_after_pass_1']:.3f} | "
+            f"{r['test_fooling_rate']:.3f} |"
+        )
+    lines += [
+        "",
+        f"- Floor, one forward + backward pass over the {N_TRAIN} images: {s['floor_seconds'] * 1000:.0f} ms.",
+    ]
+    if s["paper_speedup_vs_art_first_pass"]:
+        lines.append(
+            f"- `paper` vs ART: {s['paper_speedup_vs_art_first_pass']:.0f}× faster on the first pass, "
+            f"{s['paper_speedup_vs_art_per_pass']:.0f}× per pass on average (target: ≥ 100×)."
+        )
+    lines += [
+        f"- `fast` reaches `paper`'s best test fooling rate after {s['fast_seconds_to_paper_best']:.2f} s = "
+        f"{s['fast_floors_to_paper_best']:.1f}× the floor (target: ≤ 4×).",
+        f"- Peak memory of `python -m uap_core run` (paper, {N_TRAIN} images, {PASSES} passes): "
+        f"{s['cli_peak_rss_mb']:.0f} MB (target: ≤ 600 MB); importing torch + torchvision alone: "
+        f"{s['import_torch_torchvision_peak_rss_mb']:.0f} MB.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
