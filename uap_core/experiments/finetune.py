@@ -5,8 +5,9 @@ perturbation (computed against the current network, true labels kept), then comp
 universal perturbation against the fine-tuned network: the fooling rate falls but stays high, and
 repeating the procedure does not help much.
 
-Here a COPY of the shipped model (fresh architecture + shipped weights) is fine-tuned; the shared
-model that :func:`uap_core.models.load_model` caches for attacks is never touched. Each round:
+Here a COPY of the shipped model (fresh architecture + shipped weights) is fine-tuned; neither the
+weights file nor a model from :func:`uap_core.models.load_model` (which the web app caches and shares)
+is touched. Each round:
 ``uaps_per_round`` perturbations against the current model (the first one, judged on the test
 images, is that model's fooling rate), then ``epochs`` epochs on ``n_finetune`` training images,
 ``share`` of them perturbed by one of those perturbations drawn at random.
