@@ -65,6 +65,13 @@ def test_small_run_gives_metric_cards():
     fooling = float(cards["Fooling rate (test images)"].rstrip("%")) / 100
     assert 0 <= fooling <= 1
     assert cards["‖v‖∞ = 51/255"] == "0.200"  # ξ = 0.2, the default, is used in full
+    # Rescaling the found pattern re-evaluates it without a new search.
+    rescale = next(slider for slider in app.slider if slider.label.startswith("Rescale the found pattern"))
+    rescale.set_value(0.1).run()
+    assert not app.exception
+    rescaled = {metric.label: metric.value for metric in app.metric}
+    assert next(value for label, value in rescaled.items() if label.startswith("‖v‖∞")) == "0.100"
+    rescale.set_value(0.2).run()
     # The results come from the session state: they are still there after a visit to another page.
     app.switch_page("app_pages/home.py").run()
     app.switch_page("app_pages/attack.py").run()

@@ -141,6 +141,22 @@ def test_attack_page_run(app_url, page):
     screenshot(page, "attack")
 
 
+def test_stop_keeps_the_best_perturbation_so_far(app_url, page):
+    page.goto(f"{app_url}/attack")
+    wait_for_app(page)
+    page.get_by_text("paper (Algorithm 1").click()  # the slow algorithm, so there is time to stop it
+    wait_for_app(page)
+    page.locator(".st-key-run button").click()
+    expect(page.locator('[data-testid="stProgress"]')).to_contain_text("pass 1 of 5", timeout=RUN_TIMEOUT_MS)
+    page.get_by_role("button", name="Stop").first.click()
+    expect(page.get_by_text("showing the best perturbation found so far")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
+    wait_for_app(page)
+    screenshot(page, "attack_stopped")
+    page.get_by_text("fast (batched gradient steps)").click()  # back to the default for the other tests
+    wait_for_app(page)
+
+
 @pytest.mark.parametrize(
     "name", ["sample_size", "random_noise", "dominant_labels", "diversity", "transfer", "geometry", "finetune"]
 )
