@@ -48,10 +48,11 @@ IMAGE_PX = 112  # 28 x 28 images are enlarged 4 times, nearest neighbour, so pix
 FOOLED_COLOUR, KEPT_COLOUR, PLAIN_COLOUR = (200, 30, 45), (40, 140, 70), (225, 228, 232)
 ProgressCallback = Callable[[float, str], None]
 
-# One torch thread per run: sessions run in parallel threads on a small shared machine, and torch's
-# multi-threaded kernels then fight over the cores (measured here on 2 busy cores: the default run
-# took 42 s with 2 threads, 4 s with 1). UAP_TORCH_THREADS overrides it on a dedicated machine.
-torch.set_num_threads(int(os.environ.get("UAP_TORCH_THREADS", "1")))
+# UAP_TORCH_THREADS caps torch's threads per process. On a server shared by several visitors at
+# once, 1 keeps simultaneous runs from fighting over the cores; unset, torch uses every core, which
+# is fastest for one user at a time (a lecture).
+if os.environ.get("UAP_TORCH_THREADS"):
+    torch.set_num_threads(int(os.environ["UAP_TORCH_THREADS"]))
 DOWNLOAD_STYLE = {"icon": ":material/download:", "width": "stretch"}
 
 
