@@ -14,7 +14,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -32,10 +31,9 @@ from uap_core import (
     Evaluation,
     data_dir,
     evaluate,
-    load_fashion_mnist,
 )
 from uap_core import load_model as _load_model
-from uap_core.data import DATA_DIR_ENV
+from uap_core.data import DATA_DIR_ENV, shared_fashion_mnist
 from uap_core.experiments import EXPERIMENTS, ExperimentResult, load_result
 from uap_core.files import perturbation_from_npy, perturbation_png, perturbation_to_npy
 from uap_core.metrics import logits
@@ -79,8 +77,9 @@ def data_root() -> str:
 @st.cache_resource(show_spinner="Loading Fashion-MNIST…")
 def _load_split(split: str, root: str) -> Dataset:
     # Keyed by the folder, so changing UAP_DATA_DIR (as the tests do) never serves stale data.
-    # A DataUnavailableError is not cached: the next rerun tries again.
-    return load_fashion_mnist(split, root=Path(root) if root else None)
+    # A DataUnavailableError is not cached: the next rerun tries again. This layer adds the spinner;
+    # the object is uap_core's shared copy, which the findings' experiments read too (one copy per process).
+    return shared_fashion_mnist(split, root)
 
 
 def dataset(split: str) -> Dataset:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -84,6 +85,20 @@ def load_fashion_mnist(split: str = "train", root: str | Path | None = None, dow
         ) from error
     images = dataset.data.unsqueeze(1).float().div_(255.0)
     return Dataset(images, dataset.targets.long())
+
+
+def shared_fashion_mnist(split: str = "train", root: str | Path | None = None) -> Dataset:
+    """:func:`load_fashion_mnist`, read once per process and data folder, then the same object every time.
+
+    The web app and the experiments share it, so a process holds one copy of the data: treat it as
+    read-only. A :class:`DataUnavailableError` is not remembered; the next call tries again.
+    """
+    return _shared(split, str(Path(root) if root is not None else data_dir()))
+
+
+@lru_cache(maxsize=4)
+def _shared(split: str, root: str) -> Dataset:
+    return load_fashion_mnist(split, root)
 
 
 def _first_line(error: BaseException) -> str:

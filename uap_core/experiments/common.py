@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
-from functools import lru_cache
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ..checks import check_delta, check_positive_int, check_xi
-from ..data import Dataset, data_dir, load_fashion_mnist
+from ..data import Dataset, shared_fashion_mnist
 from ..metrics import fooling_rate, predict, random_fooling_rate
 from ..models import load_model
 from ..norms import norm_label, norm_name, parse_norm
@@ -152,16 +151,9 @@ def check_norms(norms: Sequence[str | float]) -> list[str]:
     return _check_list(names, "norms", "norms (2, inf)")
 
 
-# Data: each split is read once per data folder, then shared (read-only) by every experiment.
-
-
-@lru_cache(maxsize=4)
-def _load(split: str, root: str) -> Dataset:
-    return load_fashion_mnist(split, root)
-
-
 def dataset(split: str) -> Dataset:
-    return _load(split, str(data_dir()))
+    """A whole split, read once per process and shared (read-only) with every experiment and the web app."""
+    return shared_fashion_mnist(split)
 
 
 def check_count(n: int | None, name: str, split: str) -> int:
