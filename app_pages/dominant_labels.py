@@ -1,7 +1,5 @@
 """Finding 3: fooled images fall mostly into a few dominant classes."""
 
-import torch
-
 import ui
 from uap_core.norms import norm_label, parse_norm
 
@@ -9,14 +7,10 @@ from uap_core.norms import norm_label, parse_norm
 def reading(r) -> str:
     parts = []
     for row, norm in enumerate(r.norms):
-        flow = torch.tensor(r.flows[row], dtype=torch.float)
-        fooled = flow.sum() - flow.diagonal().sum()
-        received = flow.sum(0) - flow.diagonal()  # fooled images landing in each class
-        top = received.sort(descending=True).values
-        names = r.top_class_names(row)
+        first, second = r.top_class_names(row)
         parts.append(
-            f"with {norm_label(parse_norm(norm))}, {ui.share(top[0] / fooled)} of the fooled images land in "
-            f"*{names[0]}* and {ui.share(top[:2].sum() / fooled)} in *{names[0]}* or *{names[1]}*"
+            f"with {norm_label(parse_norm(norm))}, {ui.share(r.top1_share[row])} of the fooled images land in "
+            f"*{first}* and {ui.share(r.top2_share[row])} in *{first}* or *{second}*"
         )
     return "; ".join(parts) + " (out of ten classes)."
 
