@@ -133,6 +133,7 @@ def main() -> None:
     art = rows[3] if not args.skip_art else None
     summary = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "test_images": len(test),
         "floor_seconds": floor,
         "random_fooling_rate": random_fooling_rate(model, test, XI, math.inf, trials=5, seed=SEED),
         "paper_speedup_vs_art_first_pass": art["first_pass_seconds"] / paper["first_pass_seconds"] if art else None,
@@ -150,7 +151,7 @@ def main() -> None:
 def markdown(s: dict) -> str:
     lines = [
         f"Machine: {s['machine']}. convnet, {N_TRAIN} training images, ℓ∞ ξ = {XI}, δ = {DELTA}, seed {SEED}; "
-        f"test fooling rate on the {len(load_fashion_mnist('test'))} test images. "
+        f"test fooling rate on the {s['test_images']} test images. "
         f"Random noise of the same norm fools {s['random_fooling_rate']:.3f}.",
         "",
         "| algorithm | passes | 1st pass (s) | mean s/pass | train FR | test FR after pass 1 | test FR (best v) |",
