@@ -70,8 +70,14 @@ def test_rescale_sets_norm_keeps_direction(p):
     scaled = rescale(v, 0.25, p)
     assert lp_norm(scaled, p).item() == pytest.approx(0.25, rel=1e-5)
     assert torch.allclose(scaled / scaled.norm(), v / v.norm(), atol=1e-6)
-    with pytest.raises(ValueError):
-        rescale(torch.zeros(1, 2, 2), 0.1, p)
+
+
+@pytest.mark.parametrize("p", [2.0, math.inf, "inf", "l2"])
+def test_rescaling_a_zero_perturbation_gives_zeros(p):
+    # A zero perturbation has no direction to keep: rescaling it returns zeros (a new tensor), no error.
+    zero = torch.zeros(1, 2, 2)
+    scaled = rescale(zero, 0.1, p)
+    assert torch.equal(scaled, torch.zeros(1, 2, 2)) and scaled is not zero
 
 
 def test_perturbed_images_are_clipped_to_unit_range():
