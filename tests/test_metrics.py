@@ -6,7 +6,16 @@ import pytest
 import torch
 from torch import nn
 
-from uap_core import accuracy, class_flow, dominant_labels, evaluate, fooling_rate, predict, random_fooling_rate
+from uap_core import (
+    accuracy,
+    class_flow,
+    dominant_labels,
+    evaluate,
+    fooling_rate,
+    predict,
+    random_fooling_rate,
+    random_perturbation,
+)
 
 
 class Brightness(nn.Module):
@@ -70,3 +79,32 @@ def test_evaluate_reports_norms_and_consistent_figures():
     assert e.fooling_rate == pytest.approx(fooling_rate(model, images, v))
     assert e.flow.sum() == 40
     assert e.flow.trace().item() == round(40 * (1 - e.fooling_rate))
+
+
+@pytest.mark.parametrize("p", [2.0, math.inf, "inf", "l2"])
+def test_evaluate_baseline_draws_noise_of_exactly_the_norm_of_v(monkeypatch, p):
+    # The baseline is random noise of the perturbation's own norm ‖v‖, not of ξ: here v is far inside
+    # any ball it might come from. Record every noise evaluate actually draws and measure it.
+    from uap_core import metrics
+    from uap_core.norms import lp_norm, parse_norm
+
+    drawn = []
+
+    def recording(shape, size, norm, generator=None):
+        noise = random_perturbation(shape, size, norm, generator)
+        drawn.append(noise)
+        return noise
+
+    monkeypatch.setattr(metrics, "random_perturbation", recording)
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 4))
+    images, labels = torch.rand(30, 1, 4, 4), torch.randint(0, 4, (30,))
+    v = torch.randn(1, 4, 4) * 0.05
+    e = evaluate(model, images, labels, v, p, random_trials=3, seed=4)
+    q = parse_norm(p)
+    assert len(drawn) == 3
+    for noise in drawn:
+        assert noise.shape == v.shape
+        assert lp_norm(noise, q).item() == pytest.approx(lp_norm(v, q).item(), rel=1e-5)
+    # The reported rate is the mean fooling rate of exactly those draws.
+    assert e.random_fooling_rate == pytest.approx(sum(fooling_rate(model, images, n) for n in drawn) / 3)

@@ -11,58 +11,121 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .norms import lp_norm, random_perturbation
+from .checks import (
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    check_number,
+    check_perturbation,
+    check_seed,
+    describe,
+)
+from .norms import lp_norm, parse_norm, random_perturbation
 
 # Evaluation batch: on CPU, batches of a few hundred 28x28 images stay in cache and run about 1.7x
 # faster per image than batches of 1,000 (measured on 2 cores); it also bounds memory.
 EVAL_BATCH = 250
 
 
+def _checked(model: nn.Module | None, images: torch.Tensor, v: torch.Tensor | None, v_name: str = "v") -> torch.Tensor:
+    """Validate a model, a batch of images for it and an optional perturbation shaped like one image."""
+    if model is not None:
+        check_model(model)
+    check_images(images, model)
+    if v is not None:
+        check_perturbation(v, tuple(images.shape[1:]), v_name, images.dtype)
+    return images
+
+
 def perturb(images: torch.Tensor, v: torch.Tensor | None) -> torch.Tensor:
     """clip(x + v) to [0, 1]; ``v`` (C, H, W) broadcasts over the batch (N, C, H, W)."""
+    _checked(None, images, v)
+    return _perturb(images, v)
+
+
+def _perturb(images: torch.Tensor, v: torch.Tensor | None) -> torch.Tensor:
     return images if v is None else (images + v).clamp_(0.0, 1.0)
 
 
-@torch.inference_mode()
 def logits(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
     """Logits (N, K) of the model on clip(x + v), computed in batches to bound memory."""
-    return torch.cat([model(perturb(batch, v)) for batch in images.split(EVAL_BATCH)])
+    return _logits(model, _checked(model, images, v), v)
+
+
+@torch.inference_mode()
+def _logits(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
+    return torch.cat([model(_perturb(batch, v)) for batch in images.split(EVAL_BATCH)])
 
 
 def predict(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
     """Predicted labels (N,) on clip(x + v)."""
-    return logits(model, images, v).argmax(1)
+    return _logits(model, _checked(model, images, v), v).argmax(1)
+
+
+def _predict(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
+    return _logits(model, images, v).argmax(1)
 
 
 def fooling_rate(
     model: nn.Module, images: torch.Tensor, v: torch.Tensor, clean_labels: torch.Tensor | None = None
 ) -> float:
     """Share of images whose prediction changes under ``v``. Pass ``clean_labels`` to skip recomputing them."""
+    _checked(model, images, v)
+    if v is None:
+        raise ValueError("v must be a perturbation shaped like one image, got None")
+    if clean_labels is not None:
+        check_labels(clean_labels, images.shape[0], "clean_labels")
+    return _fooling_rate(model, images, v, clean_labels)
+
+
+def _fooling_rate(
+    model: nn.Module, images: torch.Tensor, v: torch.Tensor, clean_labels: torch.Tensor | None = None
+) -> float:
     if clean_labels is None:
-        clean_labels = predict(model, images)
-    return (predict(model, images, v) != clean_labels).float().mean().item()
+        clean_labels = _predict(model, images)
+    return (_predict(model, images, v) != clean_labels).float().mean().item()
 
 
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, v: torch.Tensor | None = None) -> float:
     """Share of correct predictions on clip(x + v) (on the clean images when ``v`` is None)."""
-    return (predict(model, images, v) == labels).float().mean().item()
+    _checked(model, images, v)
+    check_labels(labels, images.shape[0])
+    return (_predict(model, images, v) == labels).float().mean().item()
 
 
 def random_fooling_rate(
     model: nn.Module,
     images: torch.Tensor,
     size: float,
-    p: float,
+    p: float | str,
     trials: int = 5,
     seed: int = 0,
     clean_labels: torch.Tensor | None = None,
 ) -> float:
     """Mean fooling rate of ``trials`` random perturbations whose ℓp norm is exactly ``size``."""
+    _checked(model, images, None)
+    size, p = check_number(size, "size", low=0), parse_norm(p, "p")
+    trials, seed = check_int(trials, "trials"), check_seed(seed)
+    if clean_labels is not None:
+        check_labels(clean_labels, images.shape[0], "clean_labels")
+    return _random_fooling_rate(model, images, size, p, trials, seed, clean_labels)
+
+
+def _random_fooling_rate(
+    model: nn.Module,
+    images: torch.Tensor,
+    size: float,
+    p: float,
+    trials: int,
+    seed: int,
+    clean_labels: torch.Tensor | None,
+) -> float:
     if clean_labels is None:
-        clean_labels = predict(model, images)
+        clean_labels = _predict(model, images)
     generator = torch.Generator().manual_seed(seed)
     rates = [
-        fooling_rate(model, images, random_perturbation(images.shape[1:], size, p, generator).to(images), clean_labels)
+        _fooling_rate(model, images, random_perturbation(images.shape[1:], size, p, generator).to(images), clean_labels)
         for _ in range(trials)
     ]
     return sum(rates) / len(rates)
@@ -70,12 +133,19 @@ def random_fooling_rate(
 
 def class_flow(clean_labels: torch.Tensor, perturbed_labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
     """Counts (K, K): entry [i, j] is how many images predicted i when clean are predicted j when perturbed."""
+    num_classes = check_int(num_classes, "num_classes", low=1)
+    check_labels(clean_labels, clean_labels.shape[0] if isinstance(clean_labels, torch.Tensor) else 0, "clean_labels")
+    check_labels(perturbed_labels, clean_labels.shape[0], "perturbed_labels")
+    if clean_labels.numel() and max(clean_labels.max().item(), perturbed_labels.max().item()) >= num_classes:
+        raise ValueError(f"labels must be class indices below num_classes = {num_classes}")
     index = clean_labels.long() * num_classes + perturbed_labels.long()
     return torch.bincount(index.cpu(), minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
 def dominant_labels(flow: torch.Tensor) -> torch.Tensor:
     """Share of the fooled images (off-diagonal of ``flow``) that land in each perturbed class (K,)."""
+    if not isinstance(flow, torch.Tensor) or flow.dim() != 2 or flow.shape[0] != flow.shape[1] or flow.numel() == 0:
+        raise ValueError(f"flow must be a square (K, K) tensor of counts, from class_flow, got {describe(flow)}")
     fooled = flow.clone()
     fooled.fill_diagonal_(0)
     into = fooled.sum(0).double()
@@ -103,19 +173,28 @@ def evaluate(
     images: torch.Tensor,
     labels: torch.Tensor,
     v: torch.Tensor,
-    p: float,
+    p: float | str,
     random_trials: int = 5,
     seed: int = 0,
 ) -> Evaluation:
-    """Fooling rate, accuracies, random baseline of the same ℓp norm as ``v``, and the class flow."""
-    clean = predict(model, images)
-    perturbed = predict(model, images, v)
+    """Fooling rate, accuracies, random baseline of the same ℓp norm as ``v``, and the class flow.
+
+    ``images`` (N, C, H, W) float32 in [0, 1], ``labels`` (N,) the true classes, ``v`` (C, H, W) finite,
+    ``p``: the norm ``v`` is measured in (2 or "inf", any spelling :func:`~uap_core.norms.parse_norm` takes).
+    """
+    _checked(model, images, v)
+    if v is None:
+        raise ValueError("v must be a perturbation shaped like one image, got None")
+    check_labels(labels, images.shape[0])
+    p, random_trials, seed = parse_norm(p, "p"), check_int(random_trials, "random_trials"), check_seed(seed)
+    clean = _predict(model, images)
+    perturbed = _predict(model, images, v)
     size = lp_norm(v, p).item()
     return Evaluation(
         fooling_rate=(perturbed != clean).float().mean().item(),
         clean_accuracy=(clean == labels).float().mean().item(),
         perturbed_accuracy=(perturbed == labels).float().mean().item(),
-        random_fooling_rate=random_fooling_rate(model, images, size, p, random_trials, seed, clean),
+        random_fooling_rate=_random_fooling_rate(model, images, size, p, random_trials, seed, clean),
         linf=v.abs().max().item(),
         l2=torch.linalg.vector_norm(v).item(),
         flow=class_flow(clean, perturbed),
