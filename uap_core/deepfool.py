@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .checks import check_positive_int
+from .checks import check_deepfool_options, check_flag, check_images, check_model, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,10 @@ def deepfool(
     accumulated steps, which pushes points just across the boundary. ``clip``: evaluate the model
     on clip(x + r, 0, 1), the images that actually exist. Images are processed ``batch_size`` at a time.
     """
-    if not isinstance(images, torch.Tensor) or images.dim() < 2 or images.shape[0] == 0:
-        raise ValueError("images must be a non-empty tensor with a batch dimension first")
-    if not images.is_floating_point() or not torch.isfinite(images).all():
-        raise ValueError("images must hold finite floating-point values")
-    if num_candidates < 2:
-        raise ValueError(f"num_candidates must be at least 2 (the original class and one other), got {num_candidates}")
-    check_positive_int(max_iter, "max_iter")
+    check_images(images, check_model(model), batched_4d=False)
+    check_deepfool_options(num_candidates, overshoot, max_iter)
+    check_flag(clip, "clip")
     check_positive_int(batch_size, "batch_size")
-    if overshoot < 0:
-        raise ValueError(f"overshoot must be >= 0, got {overshoot}")
     parts = [
         _deepfool_batch(model, batch, num_candidates, overshoot, max_iter, clip) for batch in images.split(batch_size)
     ]

@@ -32,7 +32,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_delta, check_images, check_positive_int, check_xi
+from .checks import (
+    check_callable,
+    check_choice,
+    check_deepfool_options,
+    check_delta,
+    check_images,
+    check_model,
+    check_number,
+    check_positive_int,
+    check_seed,
+    check_xi,
+)
 from .deepfool import deepfool
 from .metrics import perturb, predict
 from .norms import lp_norm, parse_norm, project
@@ -104,16 +115,36 @@ def iter_universal_perturbation(
     ``batch_size`` and ``step_size`` (each step's length as a fraction of ξ). The last snapshot
     has ``finished=True``; stop iterating at any time and the latest snapshot still holds the best v.
     """
+    # Checked here, when called: a bad argument fails at once, not at the first next().
     xi, delta, p = check_xi(xi), check_delta(delta), parse_norm(norm)
-    check_images(images)
-    check_positive_int(max_passes, "max_passes")
+    check_images(images, check_model(model))
+    max_passes, seed = check_positive_int(max_passes, "max_passes"), check_seed(seed)
+    check_choice(algorithm, "algorithm", ALGORITHMS)
     check_positive_int(reports_per_pass, "reports_per_pass")
+    check_deepfool_options(num_candidates, overshoot, max_iter)
     check_positive_int(batch_size, "batch_size")
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
-    if not 0 < step_size <= 1:
-        raise ValueError(f"step_size must lie in (0, 1] (a fraction of xi), got {step_size}")
+    check_number(step_size, "step_size (a fraction of xi)", low=0, high=1, low_open=True)
+    return _universal_perturbation_steps(model, images, xi, p, delta, max_passes, seed, algorithm, reports_per_pass,
+                                         num_candidates, overshoot, max_iter, batch_size, step_size)  # fmt: skip
 
+
+def _universal_perturbation_steps(
+    model: nn.Module,
+    images: torch.Tensor,
+    xi: float,
+    p: float,
+    delta: float,
+    max_passes: int,
+    seed: int,
+    algorithm: str,
+    reports_per_pass: int,
+    num_candidates: int,
+    overshoot: float,
+    max_iter: int,
+    batch_size: int,
+    step_size: float,
+) -> Iterator[UAPResult]:
+    """The body of :func:`iter_universal_perturbation`, on validated arguments (``p``: 2.0 or math.inf)."""
     clock = _ComputeClock()
     generator = torch.Generator().manual_seed(seed)
     n = images.shape[0]
@@ -157,6 +188,7 @@ def universal_perturbation(
     ``callback(snapshot)`` is called at every report; returning True stops the run early
     (the result then holds the best perturbation found so far, with ``finished=False``).
     """
+    check_callable(callback, "callback")
     result = None
     for result in iter_universal_perturbation(model, images, xi, norm, delta, max_passes, seed, algorithm, **options):
         if callback is not None and callback(result):
