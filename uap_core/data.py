@@ -7,6 +7,7 @@ where that is impossible (no network) a :class:`DataUnavailableError` says where
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import torch
 import torchvision
+
+from .checks import check_seed
 
 DATA_DIR_ENV = "UAP_DATA_DIR"
 
@@ -37,6 +40,14 @@ class DataUnavailableError(RuntimeError):
     """Fashion-MNIST is neither on disk nor downloadable."""
 
 
+class DataDirError(DataUnavailableError, ValueError):
+    """``UAP_DATA_DIR`` names something that cannot be the data folder (a file, or a path below a file).
+
+    Both a ValueError (a bad setting) and a :class:`DataUnavailableError`, so code that reports
+    missing data (the web app, the command line) reports this too.
+    """
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Images (N, 1, 28, 28) float32 in [0, 1] and labels (N,) int64."""
@@ -49,19 +60,24 @@ class Dataset:
 
     def subset(self, n: int | None, seed: int = 0) -> Dataset:
         """``n`` images drawn without replacement by a seeded shuffle (all of them if ``n`` is None)."""
+        seed = check_seed(seed)
         if n is None:
             return self
-        if not 1 <= n <= len(self):
-            raise ValueError(f"asked for {n} images, but only 1 to {len(self)} are available")
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= len(self):
+            raise ValueError(f"n must be a whole number from 1 to {len(self)} (the images available), got {n!r}")
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
         return Dataset(self.images[order], self.labels[order])
 
 
 def data_dir() -> Path:
-    """The data root: ``$UAP_DATA_DIR`` if set, else ``$XDG_CACHE_HOME/uap_core`` (``~/.cache/uap_core``)."""
+    """The data root: ``$UAP_DATA_DIR`` if set, else ``$XDG_CACHE_HOME/uap_core`` (``~/.cache/uap_core``).
+
+    A ``UAP_DATA_DIR`` that cannot be a folder (an existing file, a path below a file, a NUL byte)
+    raises :class:`DataDirError`, which names the variable and what it holds.
+    """
     configured = os.environ.get(DATA_DIR_ENV, "").strip()
     if configured:
-        return Path(configured).expanduser()
+        return _check_data_dir(configured)
     cache = os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache"
     return Path(cache) / "uap_core"
 
@@ -99,6 +115,19 @@ def shared_fashion_mnist(split: str = "train", root: str | Path | None = None) -
 @lru_cache(maxsize=4)
 def _shared(split: str, root: str) -> Dataset:
     return load_fashion_mnist(split, root)
+
+
+def _check_data_dir(configured: str) -> Path:
+    expected = f"environment variable {DATA_DIR_ENV} must name a folder (existing, or one that can be created)"
+    if "\x00" in configured:
+        raise DataDirError(f"{expected}, got {configured!r}, which holds a NUL byte")
+    folder = Path(configured).expanduser()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataDirError(f"{expected}, got {configured!r}: {existing} is a file")
+    return folder
 
 
 def _first_line(error: BaseException) -> str:
