@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
 
+from .checks import DELTA, POSITIVE, POSITIVE_INT, SEED, XI, check_int, check_number, check_output_dir, option_type
 from .data import DataUnavailableError, load_fashion_mnist
 from .experiments.cli import add_parser as add_experiment_parser
 from .files import perturbation_png, perturbation_to_npy
@@ -19,8 +21,11 @@ from .report import metrics_dict
 from .train import save_weights, train
 from .uap import ALGORITHMS, iter_universal_perturbation
 
+NOISE = option_type(float, partial(check_number, low=0, high=1))  # an ℓ∞ size in pixel units
+
 
 def _train(args: argparse.Namespace) -> None:
+    check_output_dir(args.out, "--out")  # before minutes of training, not after
     train_set, test_set = load_fashion_mnist("train"), load_fashion_mnist("test")
     with tqdm(total=args.epochs, desc=f"training {args.model}", unit="epoch") as bar:
 
@@ -38,8 +43,11 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    check_output_dir(args.out, "--out")
     model = load_model(args.model)
-    train_set = load_fashion_mnist("train").subset(args.n_train, args.seed)
+    full_train = load_fashion_mnist("train")
+    check_int(args.n_train, "--n-train", low=1, high=len(full_train))
+    train_set = full_train.subset(args.n_train, args.seed)
     test_set = load_fashion_mnist("test")
     n = len(train_set)
     steps = iter_universal_perturbation(model, train_set.images, args.xi, args.norm, args.delta, args.max_passes,
@@ -73,11 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("train", help="train a classifier on Fashion-MNIST and save its weights")
     p.add_argument("--model", choices=MODEL_NAMES, default="convnet")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--noise", type=float, default=0.25, help="largest ℓ∞ size of random-noise augmentation (0: none)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=POSITIVE_INT, default=30)
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=128)
+    p.add_argument("--lr", type=POSITIVE, default=2e-3)
+    p.add_argument("--noise", type=NOISE, default=0.25, help="largest ℓ∞ size of random-noise augmentation (0: none)")
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--out", default=str(WEIGHTS_DIR), help="folder for <model>.pt and <model>.json")
     p.set_defaults(handler=_train)
 
@@ -85,11 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
     p.add_argument("--algorithm", choices=ALGORITHMS, default="paper")
     p.add_argument("--norm", choices=NORM_CHOICES, default="inf")
-    p.add_argument("--xi", type=float, default=0.2, help="radius of the norm ball, in [0, 1] pixel units")
-    p.add_argument("--delta", type=float, default=0.2, help="stop once the fooling rate reaches 1 - delta")
-    p.add_argument("--n-train", type=int, default=500, help="training images the perturbation is built from")
-    p.add_argument("--max-passes", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--xi", type=XI, default=0.2, help="radius of the norm ball, in [0, 1] pixel units")
+    p.add_argument("--delta", type=DELTA, default=0.2, help="stop once the fooling rate reaches 1 - delta")
+    p.add_argument("--n-train", type=POSITIVE_INT, default=500, help="training images the perturbation is built from")
+    p.add_argument("--max-passes", type=POSITIVE_INT, default=5)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--out", required=True, help="folder for perturbation.npy, perturbation.png, metrics.json")
     p.set_defaults(handler=_run)
 
@@ -103,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # recorded in experiment results
     try:
         args.handler(args)
-    except (ValueError, DataUnavailableError, FileNotFoundError) as error:
+    except (ValueError, DataUnavailableError, OSError) as error:
+        # Bad input, missing data or weights, a file that cannot be written: one line, status 2
+        # (the status argparse uses for its own errors), never a traceback.
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

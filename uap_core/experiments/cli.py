@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..checks import DELTA, FINITE, POSITIVE_INT, SEED, XI, check_output_dir
 from ..models import MODEL_NAMES
 from ..norms import NORM_CHOICES
 from ..uap import ALGORITHMS
@@ -22,6 +23,19 @@ from .figures import figure
 
 CHOICES = {"model": MODEL_NAMES, "models": MODEL_NAMES, "algorithm": ALGORITHMS, "norm": NORM_CHOICES,
            "norms": NORM_CHOICES}  # fmt: skip
+
+
+def _checked_type(name: str, kind: type) -> object:
+    """The argparse type of an option: checked at parse time, so a bad value exits 2 before any work.
+
+    Seeds are whole numbers >= 0, every other whole number (counts, passes) is >= 1; sizes ξ are
+    finite and > 0, δ lies in (0, 1), other numbers are finite (the run function checks their range).
+    """
+    if kind is int:
+        return SEED if name.startswith("seed") else POSITIVE_INT
+    if kind is float:
+        return XI if name.startswith("xi") else DELTA if name == "delta" else FINITE
+    return kind
 
 
 def _option(parameter: inspect.Parameter) -> dict:
@@ -33,6 +47,8 @@ def _option(parameter: inspect.Parameter) -> dict:
         kind, extra = (int if str(parameter.annotation).startswith("int") else float), {}
     else:
         kind, extra = type(default), {}
+    if not extra:  # the elements of a list are checked by the run function, which knows their range
+        kind = _checked_type(parameter.name, kind)
     none = "0.2 for inf, 4.0 for 2" if parameter.name == "xi" else "all"
     shown = none if default is None else " ".join(map(str, default)) if isinstance(default, tuple) else default
     return {"type": kind, "default": default, "choices": CHOICES.get(parameter.name), "help": f"default: {shown}",
@@ -54,6 +70,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run_experiment(args: argparse.Namespace) -> None:
     e = experiment(args.name)
+    check_output_dir(args.out, "--out")  # before the experiment's minutes of work, not after
     settings = {name: getattr(args, name) for name in inspect.signature(e.run).parameters if name != "progress"}
     settings = {name: tuple(value) if isinstance(value, list) else value for name, value in settings.items()}
     with tqdm(total=1.0, desc=e.name, bar_format="{l_bar}{bar}| {elapsed}", delay=1) as bar:
