@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from .checks import describe
 from .data import CLASS_NAMES
 from .metrics import Evaluation, dominant_labels
 from .norms import norm_name
@@ -16,6 +17,10 @@ def metrics_dict(result: UAPResult, evaluation: Evaluation, **settings: object) 
     ``evaluation`` is the perturbation judged on the test split, which it never saw;
     ``settings`` (model name, number of training images, seed...) are copied in as they are.
     """
+    if not isinstance(result, UAPResult):
+        raise ValueError(f"result must be a UAPResult (from universal_perturbation), got {describe(result)}")
+    if not isinstance(evaluation, Evaluation):
+        raise ValueError(f"evaluation must be an Evaluation (from evaluate), got {describe(evaluation)}")
     shares = dominant_labels(evaluation.flow)
     top = shares.argsort(descending=True)[:2].tolist()
     return {
