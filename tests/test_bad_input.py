@@ -129,7 +129,7 @@ API = [
     ("evaluate v inf", lambda m: evaluate(m, IMAGES, LABELS, V + math.inf, 2), r"^v must be .*infinite"),
     ("evaluate v shape", lambda m: evaluate(m, IMAGES, LABELS, V[0], 2), r"^v must be shaped \(1, 28, 28\)"),
     ("evaluate v float64", lambda m: evaluate(m, IMAGES, LABELS, V.double(), 2), r"^v must be a float32"),
-    ("evaluate v None", lambda m: evaluate(m, IMAGES, LABELS, None, 2), r"^v must be a perturbation"),
+    ("evaluate v None", lambda m: evaluate(m, IMAGES, LABELS, None, 2), r"^v must be a float32 torch.Tensor .*None"),
     ("evaluate labels length", lambda m: evaluate(m, IMAGES, LABELS[:3], V, 2), r"^labels must be .*\(4,\)"),
     ("evaluate labels float", lambda m: evaluate(m, IMAGES, LABELS.float(), V, 2), r"^labels must be an integer"),
     ("evaluate random_trials", lambda m: evaluate(m, IMAGES, LABELS, V, 2, random_trials=0), r"^random_trials must"),
@@ -207,7 +207,9 @@ def test_shipped_models_state_the_shape_they_expect():
 
 def test_a_shape_the_model_cannot_take_is_named_even_without_an_expected_shape():
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2)).eval()
-    with pytest.raises(ValueError, match=r"^images must be of a shape it accepts for this model, got \(N, 1, 3, 3\) \(mat1"):
+    with pytest.raises(
+        ValueError, match=r"^images must be of a shape it accepts for this model, got \(N, 1, 3, 3\) \(mat1"
+    ):
         predict(model, torch.rand(2, 1, 3, 3))
     assert predict(model, torch.rand(2, 1, 4, 4)).shape == (2,)
 

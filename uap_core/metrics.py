@@ -28,13 +28,15 @@ from .norms import lp_norm, parse_norm, random_perturbation
 EVAL_BATCH = 250
 
 
-def _checked(model: nn.Module | None, images: torch.Tensor, v: torch.Tensor | None, v_name: str = "v") -> torch.Tensor:
-    """Validate a model, a batch of images for it and an optional perturbation shaped like one image."""
+def _checked(
+    model: nn.Module | None, images: torch.Tensor, v: torch.Tensor | None, v_required: bool = False
+) -> torch.Tensor:
+    """Validate a model, a batch of images for it and a perturbation ``v`` shaped like one image (or None)."""
     if model is not None:
         check_model(model)
     check_images(images, model)
-    if v is not None:
-        check_perturbation(v, tuple(images.shape[1:]), v_name, images.dtype)
+    if v is not None or v_required:
+        check_perturbation(v, tuple(images.shape[1:]), "v", images.dtype)
     return images
 
 
@@ -71,9 +73,7 @@ def fooling_rate(
     model: nn.Module, images: torch.Tensor, v: torch.Tensor, clean_labels: torch.Tensor | None = None
 ) -> float:
     """Share of images whose prediction changes under ``v``. Pass ``clean_labels`` to skip recomputing them."""
-    _checked(model, images, v)
-    if v is None:
-        raise ValueError("v must be a perturbation shaped like one image, got None")
+    _checked(model, images, v, v_required=True)
     if clean_labels is not None:
         check_labels(clean_labels, images.shape[0], "clean_labels")
     return _fooling_rate(model, images, v, clean_labels)
@@ -182,9 +182,7 @@ def evaluate(
     ``images`` (N, C, H, W) float32 in [0, 1], ``labels`` (N,) the true classes, ``v`` (C, H, W) finite,
     ``p``: the norm ``v`` is measured in (2 or "inf", any spelling :func:`~uap_core.norms.parse_norm` takes).
     """
-    _checked(model, images, v)
-    if v is None:
-        raise ValueError("v must be a perturbation shaped like one image, got None")
+    _checked(model, images, v, v_required=True)
     check_labels(labels, images.shape[0])
     p, random_trials, seed = parse_norm(p, "p"), check_int(random_trials, "random_trials"), check_seed(seed)
     clean = _predict(model, images)
