@@ -24,20 +24,20 @@ st.markdown(
     "choose, which need not be the one it was built on."
 )
 
-row = st.columns([2, 1, 1], gap="medium")
-upload = row[0].file_uploader(
+upload = st.file_uploader(
     f"A .npy perturbation, at most {MAX_NPY_BYTES // 1024:,} KB",
     type=["npy"],
     max_upload_size=max(1, MAX_NPY_BYTES // 2**20),
     key="npy_upload",
 )
-model_name = row[1].selectbox(
+row = st.columns(2, gap="large")
+model_name = row[0].selectbox(
     "Model",
     MODEL_NAMES,
     key="npy_model",
     format_func=lambda name: f"{name} ({model_card(name)['test_accuracy']:.1%} test accuracy)",
 )
-norm = row[2].radio(
+norm = row[1].radio(
     "Norm of the random baseline",
     tuple(NORMS),
     horizontal=True,
@@ -59,7 +59,7 @@ if upload is None:
 try:
     v = perturbation_from_npy(upload.getvalue())
 except ValueError as error:
-    st.error(f"**This file cannot be used:** {error}.", icon=":material/block:")
+    st.error(f"**This file cannot be used:** {str(error).rstrip('.')}.", icon=":material/block:")
     st.stop()
 
 p = NORMS[norm]

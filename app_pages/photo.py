@@ -10,7 +10,7 @@ import torch
 import ui
 from current_perturbation import current_perturbation
 from uap_core import MODEL_NAMES
-from uap_core.figures import perturbation_figure
+from uap_core.files import perturbation_png
 from uap_core.photo import MAX_PHOTO_BYTES, MAX_PIXELS, classify, photo_to_input
 
 STEP_PX = 168  # the 28 x 28 steps enlarged 6 times
@@ -53,7 +53,7 @@ if upload is None:
 try:
     steps = photo_to_input(upload.getvalue())
 except ValueError as error:
-    st.error(f"**This picture cannot be used:** {error}.", icon=":material/block:")
+    st.error(f"**This picture cannot be used:** {str(error).rstrip('.')}.", icon=":material/block:")
     st.stop()
 
 # ---------------------------------------------------------------- how the photo becomes a model input
@@ -109,11 +109,13 @@ clean, perturbed = classify(net, steps.model_input), classify(net, steps.model_i
 changed = clean.label != perturbed.label
 
 st.subheader("What the model sees, without and with the universal perturbation")
-columns = st.columns([1, 1.3, 1, 1.2], gap="medium")
+columns = st.columns([1, 1, 1, 1.3], gap="medium")
 columns[0].image(ui.picture(steps.model_input, size=STEP_PX), width="stretch")
 columns[0].markdown(f"Your photo: {answer_text(clean)}")
-with columns[1]:
-    ui.show_figure(perturbation_figure(v, height=260), "+ the perturbation v")
+columns[1].image(perturbation_png(v, upscale=STEP_PX // 28), width="stretch")
+columns[1].markdown(
+    f"**+ v**, the perturbation  \nred brightens a pixel, blue darkens it (±{v.abs().max().item():.2f})"
+)
 frame = ui.FOOLED_COLOUR if changed else ui.KEPT_COLOUR
 columns[2].image(ui.picture((steps.model_input + v).clamp(0, 1), frame, size=STEP_PX), width="stretch")
 columns[2].markdown(f"With v: {answer_text(perturbed, changed)}")
