@@ -71,10 +71,11 @@ def test_crop_follows_the_object_not_the_centre(samples):
     assert (steps.model_input - samples[0]).abs().mean() < CLOSE
 
 
-def test_transparent_background_is_put_on_white(model, samples):
+@pytest.mark.parametrize(("mode", "colour"), [("RGBA", (20, 20, 60, 255)), ("LA", (30, 255))])
+def test_transparent_background_is_put_on_white(model, samples, mode, colour):
     original = samples[1]
     alpha = Image.fromarray((original[0].numpy() * 255).astype(np.uint8)).resize((280, 280))
-    garment = Image.new("RGBA", alpha.size, (20, 20, 60, 255))
+    garment = Image.new(mode, alpha.size, colour)
     garment.putalpha(alpha)  # a dark garment cut out on a transparent background
     steps = photo_to_input(encode(garment, "PNG"))
     assert "transparent areas put on white" in steps.notes
@@ -86,6 +87,7 @@ def test_palette_image_with_transparency(samples):
     page = Image.open(io.BytesIO(photo_of(samples[2]))).convert("P", palette=Image.Palette.ADAPTIVE)
     # The white page's palette entry becomes transparent.
     steps = photo_to_input(encode(page, "PNG", transparency=page.getpixel((0, 0))))
+    assert {"palette colours expanded", "transparent areas put on white"} <= set(steps.notes)
     assert steps.inverted and steps.object_found
     assert (steps.model_input - samples[2]).abs().mean() < CLOSE
 

@@ -133,17 +133,28 @@ def open_photo(
     return image, file_format, (width, height)
 
 
-def _flatten(image: Image.Image) -> tuple[Image.Image, list[str]]:
-    """8-bit RGB (or 16-bit grey kept as 32-bit float "F", still in 0..65535) with transparency on white."""
+def _shrink_and_flatten(image: Image.Image) -> tuple[Image.Image, list[str]]:
+    """The image at most ``WORK_PX`` per side as 8-bit RGB with transparency on white, or, for 16-bit
+    grey, as 32-bit float ("F", still in 0..65535); and notes on what was converted, for the visitor.
+
+    Shrinking comes first so that the conversions below work on a small picture (a 25 MP RGBA
+    photo is 100 MB); palette, bilevel and CMYK images are converted before, as Pillow resizes
+    those only by nearest neighbour or not at all.
+    """
     notes = []
+    if image.mode == "CMYK":
+        notes.append("CMYK colours converted to RGB")
+        image = image.convert("RGB")
+    elif image.mode in ("P", "PA"):
+        notes.append("palette colours expanded")
+        image = image.convert("RGBA")
+    elif image.mode == "1":
+        image = image.convert("L")
+    image.thumbnail((WORK_PX, WORK_PX), Image.Resampling.BOX)  # averaging, so shrinking does not alias
     if image.mode.startswith("I;16") or image.mode in ("I", "F"):
         notes.append("16-bit grey levels scaled to 0–1")
         return image.convert("F"), notes
-    if image.mode == "CMYK":
-        notes.append("CMYK colours converted to RGB")
-    if image.mode == "P":
-        notes.append("palette colours expanded")
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+    if image.mode in ("RGBA", "LA", "La", "RGBa") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         if rgba.getextrema()[3][0] < 255:
             notes.append("transparent areas put on white")
@@ -192,8 +203,7 @@ def photo_to_input(data: bytes, max_bytes: int = MAX_PHOTO_BYTES, max_pixels: in
     Raises ``ValueError`` with a message for the visitor when the file is refused (see :func:`open_photo`).
     """
     image, file_format, size = open_photo(data, max_bytes, max_pixels)
-    flat, notes = _flatten(image)
-    flat.thumbnail((WORK_PX, WORK_PX), Image.Resampling.BOX)  # averaging, so shrinking does not alias
+    flat, notes = _shrink_and_flatten(image)
     if flat.mode == "F":
         grey = torch.from_numpy(np.asarray(flat, dtype=np.float32) / 65535.0)
         preview = np.repeat((np.asarray(flat) / 257.0).round().clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
