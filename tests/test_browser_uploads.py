@@ -48,6 +48,13 @@ def upload(page: Page, path) -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
 
 
+def settled_screenshot(page: Page, name: str) -> None:
+    """A screenshot once the script has finished and every picture has loaded (else the page measures short)."""
+    wait_for_app(page)
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    screenshot(page, name)
+
+
 def error_box(page: Page):
     return page.locator('[data-testid="stAlertContainer"]').filter(has_text="cannot be used")
 
@@ -61,17 +68,16 @@ def test_photo_then_bad_images(app_url, page, files):
     expect(page.get_by_text("With v:")).to_be_visible(timeout=RUN_TIMEOUT_MS)
     expect(page.get_by_text("Your photo: Sneaker")).to_be_visible()
     expect(page.get_by_text("is inverted")).to_be_visible()
-    wait_for_app(page)
-    screenshot(page, "photo")
+    settled_screenshot(page, "photo")
 
     upload(page, files["corrupt.png"])
     expect(error_box(page)).to_contain_text("not a PNG, JPEG or WebP", timeout=RUN_TIMEOUT_MS)
     expect(page.get_by_text("With v:")).to_have_count(0)
-    screenshot(page, "photo_corrupt")
+    settled_screenshot(page, "photo_corrupt")
 
     upload(page, files["bomb.png"])
     expect(error_box(page)).to_contain_text("decompression bomb", timeout=RUN_TIMEOUT_MS)
-    screenshot(page, "photo_bomb")
+    settled_screenshot(page, "photo_bomb")
 
     upload(page, files["sneaker.jpg"])  # the server is still serving this session
     expect(page.get_by_text("With v:")).to_be_visible(timeout=RUN_TIMEOUT_MS)
@@ -86,12 +92,11 @@ def test_perturbation_files(app_url, page, files):
     upload(page, files["pickled.npy"])
     expect(error_box(page)).to_contain_text("pickle", timeout=RUN_TIMEOUT_MS)
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(0)
-    screenshot(page, "npy_pickled")
+    settled_screenshot(page, "npy_pickled")
 
     upload(page, files["uap.npy"])
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
     expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=RUN_TIMEOUT_MS)
     expect(page.locator('[data-testid="stImage"]')).to_have_count(24, timeout=RUN_TIMEOUT_MS)
     expect(error_box(page)).to_have_count(0)
-    wait_for_app(page)
-    screenshot(page, "npy_valid")
+    settled_screenshot(page, "npy_valid")
