@@ -11,7 +11,7 @@ import ui
 from current_perturbation import current_perturbation
 from uap_core import MODEL_NAMES
 from uap_core.files import perturbation_png
-from uap_core.photo import MAX_PHOTO_BYTES, MAX_PIXELS, classify, photo_to_input
+from uap_core.photo import MAX_PHOTO_BYTES, MAX_PIXELS, Answer, classify, photo_to_input
 
 STEP_PX = 168  # the 28 x 28 steps enlarged 6 times
 
@@ -21,7 +21,8 @@ def grey_picture(image: torch.Tensor) -> np.ndarray:
     return (image * 255).round().byte().numpy()
 
 
-def answer_text(answer, changed: bool | None = None) -> str:
+def answer_text(answer: Answer, changed: bool | None = None) -> str:
+    """The class in bold and the confidence; with ``changed``, a red ✗ or a green ✓ in front."""
     marker = "" if changed is None else (":red[**✗ changed**] " if changed else ":green[✓ unchanged] ")
     return f"{marker}**{answer.name}**  \n{answer.confidence:.0%} confident"
 
@@ -89,8 +90,8 @@ ui.image_row(
     ],
 )
 st.caption(
-    f"Step 5: {orientation}. Step 6 maps the border's grey level to black and the brightest pixel to white."
-    + (f" Also done: {', '.join(steps.notes)}." if steps.notes else "")
+    f"Step 5: {orientation}. Step 6 maps the border's grey level to black and the brightest pixel to white "
+    "(when they differ enough)." + (f" Also done: {', '.join(steps.notes)}." if steps.notes else "")
 )
 
 # ---------------------------------------------------------------- the model's answer, then with the perturbation

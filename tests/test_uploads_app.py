@@ -132,7 +132,7 @@ BAD_FILES = [
     ("nan.npy", npy(np.full((1, 28, 28), np.nan, np.float32)), "finite"),
     ("integers.npy", npy(np.zeros((1, 28, 28), np.int64)), "floating-point"),
     ("pickled.npy", pickled_npy(), "pickle"),
-    ("raw_pickle.npy", raw_pickle(), "pickle"),
+    ("raw_pickle.npy", raw_pickle(), "not a valid .npy"),
     ("text.npy", b"not a numpy file", "not a valid .npy"),
     ("huge.npy", npy(np.zeros(MAX_NPY_BYTES // 4 + 10, np.float32)), f"{MAX_NPY_BYTES:,}"),
 ]
