@@ -109,6 +109,18 @@ def test_cmyk_jpeg(model, samples):
     assert_same_answer(model, steps, original)
 
 
+def test_exif_rotation_of_phone_photos_is_applied(model, samples):
+    """Phones store the picture sideways with an EXIF orientation tag (6: turn 90° clockwise to view)."""
+    original = samples[0]  # a trouser: sideways it would not look like one
+    upright = Image.open(io.BytesIO(photo_of(original)))
+    orientation = Image.Exif()
+    orientation[0x0112] = 6
+    steps = photo_to_input(encode(upright.rotate(90, expand=True), "JPEG", exif=orientation.tobytes()))
+    assert steps.size == (upright.height, upright.width)  # as stored in the file
+    assert steps.grey.shape[1] > steps.grey.shape[0]  # turned back: wide like the upright page
+    assert_same_answer(model, steps, original)
+
+
 def test_large_photo_is_shrunk_before_working_on_it(model, samples):
     original = samples[1]
     garment = Image.fromarray(((1 - original[0].numpy()) * 255).astype(np.uint8)).resize((2800, 2800))
