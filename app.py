@@ -17,6 +17,8 @@ PAGES = {
     "Demo": [
         st.Page("app_pages/home.py", title="What is a universal perturbation?", icon=":material/home:", default=True),
         st.Page("app_pages/attack.py", title="Build one, live", icon=":material/play_circle:"),
+        st.Page("app_pages/photo.py", title="Your own photo, or the camera", icon=":material/photo_camera:"),
+        st.Page("app_pages/inspect_perturbation.py", title="Judge a perturbation file", icon=":material/upload_file:"),
     ],
     "Findings of the paper": [
         st.Page("app_pages/sample_size.py", title="1 · A few images suffice", icon=":material/filter_1:"),
