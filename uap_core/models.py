@@ -7,6 +7,8 @@ the normalisation is the model's first layer, so attacks work in pixel space.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -87,20 +89,41 @@ def mlp() -> nn.Sequential:
     )
 
 
-ARCHITECTURES = {"convnet": convnet, "lenet": lenet, "mlp": mlp}
-MODEL_NAMES: tuple[str, ...] = tuple(ARCHITECTURES)
+@dataclass(frozen=True)
+class ModelSpec:
+    """One shipped model: its architecture and how it was trained."""
+
+    architecture: Callable[[], nn.Sequential]
+    noise: float  # largest ℓ∞ size of the random-noise augmentation it is trained with (0: none)
+    description: str  # one line for a reader choosing a model
+
+
+MODELS: dict[str, ModelSpec] = {
+    "convnet": ModelSpec(convnet, 0.25, "the course's convnet, trained with random-noise augmentation"),
+    "lenet": ModelSpec(lenet, 0.25, "LeNet-style, trained with random-noise augmentation"),
+    "mlp": ModelSpec(mlp, 0.25, "no convolution, trained with random-noise augmentation"),
+    "convnet_plain": ModelSpec(
+        convnet, 0.0, "the same convnet trained WITHOUT random-noise augmentation: random noise fools it easily"
+    ),
+}
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 DEFAULT_MODEL = "convnet"
 
 
 def _check_name(name: str) -> None:
-    if name not in ARCHITECTURES:
+    if not isinstance(name, str) or name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
 
 
-def build_model(name: str) -> nn.Sequential:
-    """A freshly initialised (untrained) model of the named architecture."""
+def model_spec(name: str) -> ModelSpec:
+    """The architecture, training noise and description of the named model."""
     _check_name(name)
-    return ARCHITECTURES[name]()
+    return MODELS[name]
+
+
+def build_model(name: str) -> nn.Sequential:
+    """A freshly initialised (untrained) model of the named model's architecture."""
+    return model_spec(name).architecture()
 
 
 def weights_path(name: str) -> Path:
