@@ -177,8 +177,11 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
         if isinstance(layer, nn.BatchNorm2d) and layers and isinstance(layers[-1], nn.Conv2d):
             conv = layers[-1]
             scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
-            merged = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                               conv.dilation, conv.groups, padding_mode=conv.padding_mode)  # fmt: skip
+            # skip_init: no random initial weights (they are overwritten at once), so folding draws nothing
+            # from the process-wide random generator.
+            merged = torch.nn.utils.skip_init(nn.Conv2d, conv.in_channels, conv.out_channels, conv.kernel_size,
+                                              conv.stride, conv.padding, conv.dilation, conv.groups,
+                                              padding_mode=conv.padding_mode)  # fmt: skip
             merged.weight.data = conv.weight * scale.view(-1, 1, 1, 1)
             bias = conv.bias if conv.bias is not None else torch.zeros_like(layer.running_mean)
             merged.bias.data = (bias - layer.running_mean) * scale + layer.bias
