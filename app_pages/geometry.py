@@ -6,9 +6,9 @@ import ui
 def reading(r) -> str:
     if not r.normal_singular_values:
         return "the run was stopped before the normals were computed."
-    d = r.dims[-1] if r.dims else 10
+    small, large = (r.dims[0], r.dims[-1]) if r.dims else (10, 100)
     plain, random, masked = (
-        (r.energy(values, 1), r.energy(values, d))
+        [r.energy(values, d) for d in (1, small, large)]
         for values in (r.normal_singular_values, r.random_singular_values, r.masked_singular_values)
     )
     rates = ", ".join(
@@ -16,12 +16,13 @@ def reading(r) -> str:
     )
     whole = ui.share(r.whole_space_fooling_rate) if r.whole_space_fooling_rate is not None else "not measured"
     text = (
-        f"the single strongest direction holds {ui.share(plain[0])} of the normals' energy (σ₁² after the scaling), "
-        f"against {ui.share(random[0])} for as many random unit vectors; the top {d} directions hold "
-        f"{ui.share(plain[1])} against {ui.share(random[1])}."
+        f"the single strongest direction holds {plain[0]:.1%} of the normals' energy (σ₁² after the scaling), "
+        f"against {random[0]:.1%} for as many random unit vectors; the top {small} directions hold "
+        f"{ui.share(plain[1])} against {ui.share(random[1])}, the top {large} {ui.share(plain[2])} against "
+        f"{ui.share(random[2])}."
     )
     if masked[0]:
-        text += f" The box-masked normals: {ui.share(masked[0])} and {ui.share(masked[1])}"
+        text += f" The box-masked normals: {masked[0]:.1%} and {ui.share(masked[1])}"
         if masked[0] > plain[0]:
             text += (
                 ", more alike than the plain ones: background pixels sit at 0 and the mask lets them move only "
