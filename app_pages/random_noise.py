@@ -19,7 +19,7 @@ def sweep_reading(r) -> str:
         at = r.sweep_xis.index(quiet)
         parts.append(
             f"on {name} random noise fools fewer than {QUIET:.0%} of the answers up to ξ = {quiet:g} "
-            f"({ui.share(r.sweep_random_fooling_rates[index][at])} there), where a universal perturbation of the "
+            f"({r.sweep_random_fooling_rates[index][at]:.1%} there), where a universal perturbation of the "
             f"same size fools {ui.share(r.sweep_fooling_rates[index][at])}"
         )
     return "; ".join(parts) + "." if parts else ""
