@@ -16,6 +16,7 @@ from uap_core import (
     universal_perturbation,
 )
 from uap_core.models import MODELS
+from uap_core.train import train
 
 
 def test_loader_gives_unit_range_images_and_all_classes(train_set, test_set):
@@ -77,3 +78,21 @@ def test_universal_perturbation_beats_random_noise_twice_over(model, train_set, 
     size = result.perturbation.abs().max().item()  # the baseline at the perturbation's own norm, not at ξ
     random = random_fooling_rate(model, test_set.images, size, math.inf, trials=5, seed=0)
     assert universal >= 2 * random, (universal, random)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("epochs", 0), ("epochs", 2.5), ("batch_size", 0), ("batch_size", True), ("lr", 0.0), ("lr", float("nan")),
+     ("seed", -1), ("seed", "0"), ("noise", -0.1), ("noise", 2.0)],
+)  # fmt: skip
+def test_training_options_are_checked_before_training(option, value, train_set, test_set):
+    with pytest.raises(ValueError, match=option):
+        train("mlp", train_set.subset(32, 0), test_set.subset(32, 0), **{option: value})
+
+
+def test_training_takes_the_models_own_noise_and_leaves_the_global_generator_alone(train_set, test_set):
+    state = torch.get_rng_state()
+    _, report = train("mlp", train_set.subset(64, 0), test_set.subset(64, 0), epochs=1)
+    assert report.noise == MODELS["mlp"].noise and torch.equal(torch.get_rng_state(), state)
+    _, plain = train("convnet_plain", train_set.subset(16, 0), test_set.subset(16, 0), epochs=1, batch_size=16)
+    assert plain.noise == 0 and plain.description == MODELS["convnet_plain"].description
