@@ -28,6 +28,9 @@ pixel changes by at most a small amount ξ, so a person still sees the same garm
 
 It is *universal* because it is computed once, from a few hundred training images, and then works on
 images it has never seen. The pattern is not random: random noise of the same size fools very few images.
+One caveat: the default model was trained on pictures with random noise added, so it has learnt to ignore
+random noise, and that is part of why noise fools it so rarely; the page *Universal noise is not just noise*
+shows the same network trained without added noise, which random noise fools far more easily.
 The paper's algorithm visits images one by one and adds, whenever an image is not yet fooled, the smallest
 extra step that fools it, keeping v inside a ball of radius ξ. The pattern below comes from this project's
 faster variant, which nudges v with gradient steps on small batches of images; the app offers both.

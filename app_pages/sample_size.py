@@ -4,11 +4,14 @@ import ui
 
 
 def reading(r) -> str:
+    if not r.sizes:
+        return "the run was stopped before the first size was finished."
     best = max(range(len(r.sizes)), key=lambda i: r.mean[i])
     return (
         f"built from only {r.sizes[0]} training images, the perturbation already fools "
         f"{ui.share(r.mean[0])} of the {r.n_test:,} test images on average; from {r.sizes[best]} images, "
-        f"{ui.share(r.mean[best])}. Random noise of the same norm fools {ui.share(r.random_fooling_rate)}. "
+        f"{ui.share(r.mean[best])}. Random noise of exactly each perturbation's norm fools "
+        f"{ui.share(min(r.random_mean))}–{ui.share(max(r.random_mean))}. "
         "The spread between seeds shows how much the choice of images matters."
     )
 

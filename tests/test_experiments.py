@@ -8,15 +8,24 @@ import sys
 import pytest
 import torch
 
-from uap_core import fooling_rate, load_model, universal_perturbation
+from uap_core import deepfool, fooling_rate, load_model, random_fooling_rate, universal_perturbation
 from uap_core.experiments import EXPERIMENTS, common, figure, load_result, result_path
 from uap_core.experiments.figures import diversity_perturbations_figure
+from uap_core.experiments.geometry import normals
 from uap_core.models import weights_path
+from uap_core.norms import lp_norm
 
 N_TEST = 200
 SMALL = {
     "sample_size": {"sizes": (20, 60), "seeds": (0, 1), "max_passes": 1, "min_visits": 60},
-    "random_noise": {"xis_inf": (0.1, 0.25), "xis_2": (3.0,), "n_train": 60, "max_passes": 2, "random_trials": 2},
+    "random_noise": {
+        "xis_inf": (0.1, 0.25),
+        "xis_2": (3.0,),
+        "n_train": 60,
+        "max_passes": 2,
+        "random_trials": 2,
+        "sweep_xis": (0.02, 0.1),
+    },
     "dominant_labels": {"n_train": 40, "max_passes": 1},
     "diversity": {"seeds": (0, 1, 2), "algorithm": "fast", "n_train": 60, "max_passes": 2},
     "transfer": {"models": ("lenet", "mlp"), "n_train": 60, "max_passes": 2},
@@ -40,16 +49,49 @@ def test_sample_size_shapes(results):
     r = results["sample_size"]
     assert r.complete and r.sizes == [20, 60] and r.n_test == N_TEST
     assert [len(row) for row in r.fooling_rates] == [2, 2] and _rates(r.fooling_rates)
-    assert _rates(r.train_fooling_rates) and 0 <= r.random_fooling_rate <= 1
+    assert _rates(r.train_fooling_rates) and _rates(r.random_fooling_rates) and len(r.random_mean) == 2
     assert all(sd >= 0 for sd in r.std) and len(r.mean) == 2
 
 
-def test_random_noise_uses_the_perturbations_own_norm(results):
+def _judge(model: str = "convnet") -> common.Judge:
+    return common.Judge.load(model, N_TEST)
+
+
+def test_baseline_is_drawn_at_the_perturbations_own_norm():
+    judge = _judge()
+    v = torch.zeros(1, 28, 28)
+    v[0, 10:14, 10:14] = 0.05  # ‖v‖∞ = 0.05, far inside a ξ = 0.2 ball
+    size, rate = judge.baseline(v, float("inf"), trials=2, seed=3)
+    assert size == pytest.approx(0.05)
+    assert rate == random_fooling_rate(judge.model, judge.images, 0.05, float("inf"), 2, 3)
+    assert rate < random_fooling_rate(judge.model, judge.images, 0.2, float("inf"), 2, 3)
+
+
+def test_random_noise_baseline_at_each_uaps_own_norm(results):
     r = results["random_noise"]
     assert r.norms == ["inf", "2"] and r.xis == [[0.1, 0.25], [3.0]]
     for xis, sizes in zip(r.xis, r.uap_norms, strict=True):
         assert all(0 < size <= xi * (1 + 1e-5) for xi, size in zip(xis, sizes, strict=True))
     assert _rates(r.fooling_rates) and _rates(r.random_fooling_rates)
+    # The ℓ2 point recomputed here: the stored norm is the UAP's, and the baseline is drawn at exactly that norm.
+    judge = _judge()
+    uap = universal_perturbation(judge.model, common.train_images(60, 0), 3.0, "2", 0.2, 2, 0, "fast").perturbation
+    size = lp_norm(uap, 2).item()
+    assert r.uap_norms[1][0] == pytest.approx(size, rel=1e-3)
+    assert r.random_fooling_rates[1][0] == pytest.approx(random_fooling_rate(judge.model, judge.images, size, 2, 2, 0))
+
+
+def test_random_noise_sweep_puts_the_plain_convnet_beside_the_default(results):
+    r = results["random_noise"]
+    assert r.sweep_models == ["convnet", "convnet_plain"] and r.sweep_xis == [0.02, 0.1]
+    assert all(len(row) == 2 for rows in (r.sweep_fooling_rates, r.sweep_random_fooling_rates) for row in rows)
+    assert _rates(r.sweep_fooling_rates) and _rates(r.sweep_random_fooling_rates)
+    assert all(size <= xi * (1 + 1e-5) for row in r.sweep_uap_norms for xi, size in zip(r.sweep_xis, row, strict=True))
+    # Without noise training random noise fools the convnet more: the point of the second model.
+    assert r.sweep_random_fooling_rates[1][1] > r.sweep_random_fooling_rates[0][1]
+    quiet = r.quiet_size(0)
+    assert quiet is None or all(rate < 0.05 for xi, rate in zip(r.sweep_xis, r.sweep_random_fooling_rates[0],
+                                                                  strict=True) if xi <= quiet)  # fmt: skip
 
 
 def test_dominant_labels_flow_accounts_for_every_test_image(results):
@@ -72,6 +114,10 @@ def test_diversity_cosine_matrix(results):
     assert len(r.perturbations) == 3 and r.perturbation(0).shape == (1, 28, 28)
     assert max(r.perturbation(i).abs().max() for i in range(3)) <= r.xi + 1e-3
     assert _rates(r.fooling_rates) and -1 <= r.mean_off_diagonal < 1
+    judge = _judge()
+    for index, (size, rate) in enumerate(zip(r.uap_norms, r.random_fooling_rates, strict=True)):
+        assert size == pytest.approx(r.perturbation(index).abs().max().item(), rel=1e-3)  # stored to 4 digits
+        assert rate == pytest.approx(random_fooling_rate(judge.model, judge.images, size, float("inf"), 5, 0))
 
 
 def test_transfer_diagonal_is_each_perturbations_own_fooling_rate(results):
@@ -79,30 +125,54 @@ def test_transfer_diagonal_is_each_perturbations_own_fooling_rate(results):
     assert len(r.fooling_rates) == 2 and all(len(row) == 2 for row in r.fooling_rates)
     assert _rates(r.fooling_rates) and _rates(r.random_fooling_rates)
     model, test = load_model("mlp"), common.test_data(N_TEST).images
-    uap = universal_perturbation(model, common.train_images(60, 0), 0.2, "inf", 0.2, 2, 0, "fast")
-    assert r.fooling_rates[1][1] == pytest.approx(fooling_rate(model, test, uap.perturbation))
+    uap = universal_perturbation(model, common.train_images(60, 0), 0.2, "inf", 0.2, 2, 0, "fast").perturbation
+    assert r.fooling_rates[1][1] == pytest.approx(fooling_rate(model, test, uap))
+    size = uap.abs().max().item()
+    assert r.uap_norms[1] == pytest.approx(size, rel=1e-3)
+    assert r.random_fooling_rates[1][0] == pytest.approx(
+        random_fooling_rate(load_model("lenet"), test, size, float("inf"), 5, 0)
+    )
 
 
-def test_geometry_spectrum_sorted_and_normals_decay_faster_than_random(results):
+def test_geometry_spectra_on_one_scale_and_the_normals_stand_out(results):
     r = results["geometry"]
-    normals, random = r.normal_singular_values, r.random_singular_values
-    assert len(normals) == len(random) <= 60 and normals[0] == random[0] == pytest.approx(1.0)
-    assert all(a >= b for a, b in itertools.pairwise(normals)) and all(a >= b for a, b in itertools.pairwise(random))
-    assert normals[10] < random[10]
+    assert 2 <= r.n_normals <= 60
+    for values in (r.normal_singular_values, r.random_singular_values, r.masked_singular_values):
+        assert all(a >= b for a, b in itertools.pairwise(values))
+        assert sum(v * v for v in values) == pytest.approx(1.0, abs=1e-3)  # unit rows, divided by √m
+    assert len(r.normal_singular_values) == len(r.random_singular_values) == r.n_normals
+    assert r.normal_singular_values[0] > 1.2 * r.random_singular_values[0]
+    assert r.energy(r.normal_singular_values, 5) > r.energy(r.random_singular_values, 5)
     assert r.dims == [5, 20] and _rates(r.subspace_fooling_rates) and 0 <= r.whole_space_fooling_rate <= 1
 
 
-def test_finetune_never_touches_the_shared_model(results):
-    before = {k: v.clone() for k, v in load_model("convnet").state_dict().items()}
+def test_geometry_normals_are_plain_deepfools_unit_directions():
+    model, images = load_model("convnet"), common.train_images(8, 0)
+    plain = normals(model, images, 4, False, lambda done: None)
+    expected = deepfool(model, images, num_candidates=4, clip=False).perturbation.flatten(1).double()
+    assert torch.allclose(plain, expected / expected.norm(dim=1, keepdim=True), atol=1e-6)
+    assert torch.allclose(plain.norm(dim=1), torch.ones(len(plain), dtype=torch.float64))
+    assert not torch.allclose(plain, normals(model, images, 4, True, lambda done: None), atol=1e-3)
+
+
+def test_finetune_never_touches_the_shared_model_data_or_generator(results):
+    model = load_model("convnet")  # the object a caller (the web app) holds and shares
+    train, test = common.dataset("train"), common.dataset("test")  # the process-wide data finetune reads
+    held = {name: t.clone() for name, t in model.state_dict().items()}
+    data = [t.clone() for t in (train.images, train.labels, test.images, test.labels)]
     weights = weights_path("convnet").read_bytes()
+    generator = torch.get_rng_state()
     r = EXPERIMENTS["finetune"].run(**SMALL["finetune"], n_test=N_TEST)
-    after = load_model("convnet").state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert common.dataset("train") is train and common.dataset("test") is test
+    assert all(torch.equal(held[name], t) for name, t in model.state_dict().items())
+    assert not model.training and all(p.grad is None and not p.requires_grad for p in model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(data, (train.images, train.labels, test.images, test.labels),
+                                                   strict=True))  # fmt: skip
     assert weights_path("convnet").read_bytes() == weights
+    assert torch.equal(torch.get_rng_state(), generator)  # neither reseeded nor advanced
     assert len(r.clean_accuracy) == len(r.fooling_rates) == 2 and len(r.previous_fooling_rates) == 1
-    test = common.test_data(N_TEST)
-    shipped = (load_model("convnet")(test.images).argmax(1) == test.labels).float().mean().item()
-    assert r.clean_accuracy[0] == pytest.approx(shipped, abs=0.01)
+    shipped = (model(common.test_data(N_TEST).images).argmax(1) == common.test_data(N_TEST).labels).float().mean()
+    assert r.clean_accuracy[0] == pytest.approx(shipped.item(), abs=0.01)
     assert r.clean_accuracy == results["finetune"].clean_accuracy  # seeded: the same run twice
 
 
@@ -166,7 +236,7 @@ def test_cli_writes_result_and_figure(tmp_path):
     assert data["command"].startswith("python -m uap_core experiment transfer --models lenet mlp")
     assert data["models"] == ["lenet", "mlp"] and data["n_test"] == 100 and data["complete"]
     html = (out / "figure.html").read_text()
-    assert "plotly" in html and "Transfer between architectures" in html
+    assert "plotly" in html and "Transfer between models" in html
 
 
 def test_cli_bad_settings_exit_2(tmp_path):

@@ -15,6 +15,8 @@ from uap_core import (
     random_fooling_rate,
     universal_perturbation,
 )
+from uap_core.models import MODELS
+from uap_core.train import train
 
 
 def test_loader_gives_unit_range_images_and_all_classes(train_set, test_set):
@@ -40,6 +42,28 @@ def test_shipped_models_reach_their_recorded_accuracy(name, test_set):
         assert measured == pytest.approx(card["test_accuracy"], abs=2e-3)
 
 
+def test_model_cards_say_how_each_model_was_trained():
+    for name in MODEL_NAMES:
+        card = model_card(name)
+        assert card["noise"] == MODELS[name].noise and card["model"] == name
+    plain = model_card("convnet_plain")
+    assert plain["noise"] == 0 and "WITHOUT random-noise augmentation" in plain["description"]
+    assert (
+        plain["command"].startswith("python -m uap_core train --model convnet_plain")
+        and "--noise 0" in plain["command"]
+    )
+    assert plain["test_accuracy"] >= 0.90 and plain["parameters"] == model_card("convnet")["parameters"]
+
+
+def test_noise_training_is_what_makes_random_noise_harmless(test_set):
+    """What the "Not just noise" page says: random sign noise of ℓ∞ 0.1 fools the convnet trained without
+    noise many times more often than the same convnet trained with it."""
+    images = test_set.images[:1000]
+    augmented = random_fooling_rate(load_model("convnet"), images, 0.1, math.inf, trials=2, seed=0)
+    plain = random_fooling_rate(load_model("convnet_plain"), images, 0.1, math.inf, trials=2, seed=0)
+    assert plain > 3 * augmented, (plain, augmented)
+
+
 def test_default_model_reaches_85_percent(model, test_set):
     assert accuracy(model, test_set.images, test_set.labels) >= 0.85
 
@@ -51,5 +75,24 @@ def test_universal_perturbation_beats_random_noise_twice_over(model, train_set, 
                                     algorithm=algorithm)  # fmt: skip
     assert result.perturbation.abs().max() <= 0.2 + 1e-6
     universal = fooling_rate(model, test_set.images, result.perturbation)
-    random = random_fooling_rate(model, test_set.images, 0.2, math.inf, trials=5, seed=0)
+    size = result.perturbation.abs().max().item()  # the baseline at the perturbation's own norm, not at ξ
+    random = random_fooling_rate(model, test_set.images, size, math.inf, trials=5, seed=0)
     assert universal >= 2 * random, (universal, random)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("epochs", 0), ("epochs", 2.5), ("batch_size", 0), ("batch_size", True), ("lr", 0.0), ("lr", float("nan")),
+     ("seed", -1), ("seed", "0"), ("noise", -0.1), ("noise", 2.0)],
+)  # fmt: skip
+def test_training_options_are_checked_before_training(option, value, train_set, test_set):
+    with pytest.raises(ValueError, match=option):
+        train("mlp", train_set.subset(32, 0), test_set.subset(32, 0), **{option: value})
+
+
+def test_training_takes_the_models_own_noise_and_leaves_the_global_generator_alone(train_set, test_set):
+    state = torch.get_rng_state()
+    _, report = train("mlp", train_set.subset(64, 0), test_set.subset(64, 0), epochs=1)
+    assert report.noise == MODELS["mlp"].noise and torch.equal(torch.get_rng_state(), state)
+    _, plain = train("convnet_plain", train_set.subset(16, 0), test_set.subset(16, 0), epochs=1, batch_size=16)
+    assert plain.noise == 0 and plain.description == MODELS["convnet_plain"].description

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from functools import partial
 from pathlib import Path
@@ -35,7 +36,7 @@ def _train(args: argparse.Namespace) -> None:
 
         model, report = train(args.model, train_set, test_set, args.epochs, args.batch_size, args.lr, args.seed,
                                   args.noise, on_epoch)  # fmt: skip
-    path = save_weights(model, report, Path(args.out))
+    path = save_weights(model, report, Path(args.out), "python -m uap_core " + shlex.join(args.argv))
     print(
         f"{args.model}: test accuracy {report.test_accuracy:.4f} on {report.test_images} images, "
         f"trained on {report.train_images} images in {report.seconds:.0f} s -> {path}"
@@ -84,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=POSITIVE_INT, default=30)
     p.add_argument("--batch-size", type=POSITIVE_INT, default=128)
     p.add_argument("--lr", type=POSITIVE, default=2e-3)
-    p.add_argument("--noise", type=NOISE, default=0.25, help="largest ℓ∞ size of random-noise augmentation (0: none)")
+    p.add_argument("--noise", type=NOISE, default=None,
+                   help="largest ℓ∞ size of random-noise augmentation (0: none; default: the model's own, "
+                        "0.25, or 0 for convnet_plain)")  # fmt: skip
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--out", default=str(WEIGHTS_DIR), help="folder for <model>.pt and <model>.json")
     p.set_defaults(handler=_train)

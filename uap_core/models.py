@@ -7,6 +7,8 @@ the normalisation is the model's first layer, so attacks work in pixel space.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -87,20 +89,41 @@ def mlp() -> nn.Sequential:
     )
 
 
-ARCHITECTURES = {"convnet": convnet, "lenet": lenet, "mlp": mlp}
-MODEL_NAMES: tuple[str, ...] = tuple(ARCHITECTURES)
+@dataclass(frozen=True)
+class ModelSpec:
+    """One shipped model: its architecture and how it was trained."""
+
+    architecture: Callable[[], nn.Sequential]
+    noise: float  # largest ℓ∞ size of the random-noise augmentation it is trained with (0: none)
+    description: str  # one line for a reader choosing a model
+
+
+MODELS: dict[str, ModelSpec] = {
+    "convnet": ModelSpec(convnet, 0.25, "the course's convnet, trained with random-noise augmentation"),
+    "lenet": ModelSpec(lenet, 0.25, "LeNet-style, trained with random-noise augmentation"),
+    "mlp": ModelSpec(mlp, 0.25, "no convolution, trained with random-noise augmentation"),
+    "convnet_plain": ModelSpec(
+        convnet, 0.0, "the same convnet trained WITHOUT random-noise augmentation: random noise fools it easily"
+    ),
+}
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 DEFAULT_MODEL = "convnet"
 
 
 def _check_name(name: str) -> None:
-    if name not in ARCHITECTURES:
+    if not isinstance(name, str) or name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
 
 
-def build_model(name: str) -> nn.Sequential:
-    """A freshly initialised (untrained) model of the named architecture."""
+def model_spec(name: str) -> ModelSpec:
+    """The architecture, training noise and description of the named model."""
     _check_name(name)
-    return ARCHITECTURES[name]()
+    return MODELS[name]
+
+
+def build_model(name: str) -> nn.Sequential:
+    """A freshly initialised (untrained) model of the named model's architecture."""
+    return model_spec(name).architecture()
 
 
 def weights_path(name: str) -> Path:
@@ -154,8 +177,11 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
         if isinstance(layer, nn.BatchNorm2d) and layers and isinstance(layers[-1], nn.Conv2d):
             conv = layers[-1]
             scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
-            merged = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                               conv.dilation, conv.groups, padding_mode=conv.padding_mode)  # fmt: skip
+            # skip_init: no random initial weights (they are overwritten at once), so folding draws nothing
+            # from the process-wide random generator.
+            merged = torch.nn.utils.skip_init(nn.Conv2d, conv.in_channels, conv.out_channels, conv.kernel_size,
+                                              conv.stride, conv.padding, conv.dilation, conv.groups,
+                                              padding_mode=conv.padding_mode)  # fmt: skip
             merged.weight.data = conv.weight * scale.view(-1, 1, 1, 1)
             bias = conv.bias if conv.bias is not None else torch.zeros_like(layer.running_mean)
             merged.bias.data = (bias - layer.running_mean) * scale + layer.bias

@@ -7,6 +7,7 @@ built itself, never a model loaded for attacks.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -16,9 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_positive_int
 from .data import Dataset
 from .metrics import accuracy
-from .models import WEIGHTS_DIR, build_model, count_parameters, freeze
+from .models import WEIGHTS_DIR, build_model, count_parameters, freeze, model_spec
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class TrainReport:
     seed: int
     seconds: float
     torch_version: str
+    description: str = ""  # what the model is, from the model registry
 
 
 def augment(images: torch.Tensor, generator: torch.Generator, noise: float = 0.0) -> torch.Tensor:
@@ -61,6 +64,29 @@ def augment(images: torch.Tensor, generator: torch.Generator, noise: float = 0.0
     return (images + size.view(n, 1, 1, 1) * torch.where(kind, signs, gaussian)).clamp(0.0, 1.0)
 
 
+def _check_number(value: float, name: str, low: float, high: float, low_open: bool) -> float:
+    """A finite real number in (low, high] (``low_open``) or [low, high]; never a bool."""
+    number = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not number or value > high or (value <= low if low_open else value < low):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+def check_training_options(
+    epochs: int, batch_size: int, lr: float, seed: int, noise: float | None
+) -> tuple[int, int, float, int, float | None]:
+    """The training options, validated: a ValueError names the first bad one, what it expects and what came."""
+    check_positive_int(epochs, "epochs")
+    check_positive_int(batch_size, "batch_size")
+    lr = _check_number(lr, "lr", 0.0, 1.0, low_open=True)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    if noise is not None:
+        noise = _check_number(noise, "noise", 0.0, 1.0, low_open=False)
+    return epochs, batch_size, lr, seed, noise
+
+
 def train(
     name: str,
     train_set: Dataset,
@@ -69,17 +95,23 @@ def train(
     batch_size: int = 128,
     lr: float = 2e-3,
     seed: int = 0,
-    noise: float = 0.25,
+    noise: float | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> tuple[nn.Module, TrainReport]:
     """Train a fresh ``name`` model with AdamW and a one-cycle schedule; report its test accuracy.
 
-    ``noise``: the largest ℓ∞ size of the random-noise augmentation (see :func:`augment`; 0 turns it off).
+    ``noise``: the largest ℓ∞ size of the random-noise augmentation (see :func:`augment`; 0 turns it off);
+    None takes the model's own (:data:`uap_core.models.MODELS`: 0.25, and 0 for ``convnet_plain``).
     ``on_epoch(epoch, mean_loss)`` is called after each epoch (for a progress bar).
+    Bad options raise a ValueError naming the option before anything is computed.
     """
-    torch.manual_seed(seed)
+    spec = model_spec(name)
+    epochs, batch_size, lr, seed, noise = check_training_options(epochs, batch_size, lr, seed, noise)
+    noise = spec.noise if noise is None else noise
     generator = torch.Generator().manual_seed(seed)
-    model = build_model(name)
+    with torch.random.fork_rng(devices=[]):  # seeded initial weights, without reseeding the caller's generator
+        torch.manual_seed(seed)
+        model = build_model(name)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     steps_per_epoch = -(-len(train_set) // batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
@@ -111,14 +143,16 @@ def train(
         seed=seed,
         seconds=round(seconds, 1),
         torch_version=torch.__version__,
+        description=spec.description,
     )
     return model, report
 
 
-def save_weights(model: nn.Module, report: TrainReport, directory: Path = WEIGHTS_DIR) -> Path:
-    """Write ``<model>.pt`` (state dict) and ``<model>.json`` (the report) into ``directory``."""
+def save_weights(model: nn.Module, report: TrainReport, directory: Path = WEIGHTS_DIR, command: str = "") -> Path:
+    """Write ``<model>.pt`` (state dict) and ``<model>.json`` (the report, with ``command`` when given)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{report.model}.pt"
     torch.save(model.state_dict(), path)
-    (directory / f"{report.model}.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    card = asdict(report) | ({"command": command} if command else {})
+    (directory / f"{report.model}.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return path

@@ -54,7 +54,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                    "A universal perturbation fools far more images than random noise of the same norm.",
                    run_random_noise, RandomNoiseResult,
                    {"xis_inf": (0.1, 0.2, 0.3), "xis_2": (2.0, 4.0, 6.0), "n_train": 200, "max_passes": 3,
-                    "n_test": 1000, "random_trials": 3}),
+                    "n_test": 1000, "random_trials": 3, "sweep_xis": (0.02, 0.05, 0.1)}),
         Experiment("dominant_labels", "Dominant labels",
                    "Fooled images land mostly in a few dominant classes.",
                    run_dominant_labels, DominantLabelsResult, {"n_train": 100, "max_passes": 2, "n_test": 1000}),

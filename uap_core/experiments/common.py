@@ -22,8 +22,8 @@ from torch import nn
 from ..checks import check_delta, check_positive_int, check_xi
 from ..data import Dataset, shared_fashion_mnist
 from ..metrics import fooling_rate, predict, random_fooling_rate
-from ..models import load_model
-from ..norms import norm_label, norm_name, parse_norm
+from ..models import MODEL_NAMES, load_model
+from ..norms import lp_norm, norm_label, norm_name, parse_norm
 from ..uap import ALGORITHMS, UAPResult, universal_perturbation
 
 Progress = Callable[[float, str], "bool | None"]
@@ -151,6 +151,16 @@ def check_norms(norms: Sequence[str | float]) -> list[str]:
     return _check_list(names, "norms", "norms (2, inf)")
 
 
+def check_models(models: Sequence[str], name: str = "models") -> list[str]:
+    """Distinct shipped model names, in the order given."""
+    known = not isinstance(models, str) and isinstance(models, Sequence) and all(m in MODEL_NAMES for m in models)
+    if not known or not models:
+        raise ValueError(f"{name} must be names among {', '.join(MODEL_NAMES)}, got {models!r}")
+    if len(set(models)) < len(models):
+        raise ValueError(f"{name} must not repeat a name, got {list(models)}")
+    return list(models)
+
+
 def dataset(split: str) -> Dataset:
     """A whole split, read once per process and shared (read-only) with every experiment and the web app."""
     return shared_fashion_mnist(split)
@@ -200,6 +210,12 @@ class Judge:
     def random_fooling_rate(self, size: float, p: float, trials: int, seed: int = 0) -> float:
         """Mean fooling rate of ``trials`` random perturbations of ℓp norm exactly ``size``."""
         return random_fooling_rate(self.model, self.images, size, p, trials, seed, self.clean)
+
+    def baseline(self, v: torch.Tensor, p: float, trials: int, seed: int = 0) -> tuple[float, float]:
+        """The paper's baseline for ``v``: (its ℓp norm ‖v‖, the mean fooling rate of ``trials`` random
+        perturbations of exactly that norm). Drawn at ‖v‖, not at ξ: the two differ when v does not fill its ball."""
+        size = lp_norm(v, p).item()
+        return size, self.random_fooling_rate(size, p, trials, seed)
 
 
 # Results.
@@ -270,7 +286,8 @@ class ExperimentResult:
         if get("norm") is not None and get("xi") is not None:
             parts.append(f"{norm_label(parse_norm(self.norm))} ξ = {self.xi:g}")
         elif get("norms") is not None:  # one ξ per norm, or a range of them
-            sizes = [f"{x:g}" if isinstance(x, float) else f"{x[0]:g} to {x[-1]:g}" for x in self.xis if x]
+            sizes = [f"{x:g}" if isinstance(x, float) else " to ".join(f"{v:g}" for v in dict.fromkeys((x[0], x[-1])))
+                     for x in self.xis if x]  # fmt: skip
             parts.append(
                 ", ".join(f"{norm_label(parse_norm(n))} ξ = {x}" for n, x in zip(self.norms, sizes, strict=False))
             )

@@ -41,7 +41,8 @@ class DiversityResult(AttackResult):
     perturbations: list  # (n, 1, 28, 28) pixel units, one per seed
     cosine: list[list[float]]  # (n, n) cosine similarity between the perturbations (diagonal 1)
     fooling_rates: list[float]  # [seed] on the test images
-    random_fooling_rate: float | None  # random noise of ℓp norm ξ, the baseline
+    random_fooling_rates: list[float]  # [seed] random noise of exactly that perturbation's ℓp norm, the baseline
+    uap_norms: list[float]  # [seed] the perturbation's ℓp norm (≤ ξ)
 
     def perturbation(self, index: int) -> torch.Tensor:
         """The ``index``-th perturbation as a (1, 28, 28) tensor."""
@@ -88,20 +89,21 @@ def run_diversity(
     run = Run(progress)
     judge = Judge.load(model, n_test)
     net = judge.model
-    finished, uaps, rates, random_rate = [], [], [], None
+    finished, uaps, rates, random_rates, sizes = [], [], [], [], []
     with run.stoppable():
-        run.report(0.0, "random noise of the same norm")
-        random_rate = judge.random_fooling_rate(attack.xi, attack.p, random_trials)
         for index, seed in enumerate(seeds):
             span = (index / len(seeds), (index + 1) / len(seeds))
             uap = run.uap(attack, net, train_images(n_train, seed), seed, span, f"seed {seed}")
+            size, random_rate = judge.baseline(uap.perturbation, attack.p, random_trials)
             uaps.append(uap.perturbation)
             rates.append(judge.fooling_rate(uap.perturbation))
+            random_rates.append(random_rate)
+            sizes.append(size)
             finished.append(seed)
     stack = torch.stack(uaps) if uaps else torch.zeros(0, 1, 28, 28)
     return DiversityResult(
         model=model, norm=attack.norm, xi=attack.xi, algorithm=algorithm, max_passes=max_passes, delta=delta,
         n_train=n_train, seeds=finished, n_test=n_test, perturbations=rounded(tensor_list(stack)),
         cosine=tensor_list(cosine_matrix(stack)) if uaps else [], fooling_rates=rates,
-        random_fooling_rate=random_rate, seconds=run.seconds, complete=not run.stopped,
+        random_fooling_rates=random_rates, uap_norms=sizes, seconds=run.seconds, complete=not run.stopped,
     )  # fmt: skip

@@ -23,6 +23,8 @@ from .sample_size import SampleSizeResult
 from .transfer import TransferResult
 
 RANDOM_COLOUR = "#777777"
+MASKED_COLOUR = "#8c6bb1"
+SWEEP_COLOURS = (TRAIN_COLOUR, "#e08214", "#2166ac", "#1b7837")  # one per model of the random-noise sweep
 PERCENT = {"tickformat": ".0%", "range": [0, 1.02]}
 
 
@@ -41,18 +43,20 @@ def sample_size_figure(result: SampleSizeResult) -> go.Figure:
                                  showlegend=column == 0, legendgroup="seeds"))  # fmt: skip
     fig.add_trace(_line(result.sizes, result.mean, f"mean ± sd over {len(result.seeds)} seeds", TEST_COLOUR,
                         error_y={"type": "data", "array": result.std, "visible": True}))  # fmt: skip
-    if result.random_fooling_rate is not None:
-        fig.add_hline(y=result.random_fooling_rate, line={"dash": "dot", "color": RANDOM_COLOUR, "width": 2},
-                      annotation_text="random noise, same norm", annotation_position="top left")  # fmt: skip
+    fig.add_trace(_line(result.sizes, result.random_mean, "random noise of each perturbation's own norm",
+                        RANDOM_COLOUR, "dot"))  # fmt: skip
     fig.update_xaxes(type="log", title_text="training images the perturbation is built from")
     fig.update_yaxes(title_text="fooling rate on the test images", **PERCENT)
     return style(fig, "A few images suffice")
 
 
 def random_noise_figure(result: RandomNoiseResult) -> go.Figure:
-    """Fooling rate against ξ, one panel per norm: the universal perturbation and random noise of its norm."""
+    """Fooling rate against ξ, one panel per norm: the universal perturbation and random noise of its norm;
+    a last panel over small ℓ∞ sizes for each model of the sweep (trained with and without noise)."""
     labels = [norm_label(parse_norm(norm)) for norm in result.norms]
-    fig = make_subplots(rows=1, cols=len(result.norms), subplot_titles=labels, shared_yaxes=True)
+    sweep = bool(result.sweep_models)
+    titles = [*labels, "ℓ∞, small ξ: with and without noise training"] if sweep else labels
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=True)
     for column, _ in enumerate(result.norms, start=1):
         first = column == 1
         fig.add_trace(_line(result.xis[column - 1], result.fooling_rates[column - 1], "universal perturbation",
@@ -61,9 +65,21 @@ def random_noise_figure(result: RandomNoiseResult) -> go.Figure:
                             "random noise of the same norm", RANDOM_COLOUR, "dot", showlegend=first,
                             legendgroup="random"), row=1, col=column)  # fmt: skip
         fig.update_xaxes(title_text=f"ξ ({labels[column - 1]}, pixel units)", row=1, col=column)
+    if sweep:
+        column = len(titles)
+        for name, rates, noise, colour in zip(
+            result.sweep_models,
+            result.sweep_fooling_rates,
+            result.sweep_random_fooling_rates,
+            SWEEP_COLOURS,
+            strict=False,
+        ):
+            fig.add_trace(_line(result.sweep_xis, rates, f"{name}: universal", colour), row=1, col=column)
+            fig.add_trace(_line(result.sweep_xis, noise, f"{name}: random noise", colour, "dot"), row=1, col=column)
+        fig.update_xaxes(title_text="ξ (ℓ∞, pixel units)", row=1, col=column)
     fig.update_yaxes(title_text="fooling rate on the test images", row=1, col=1)
     fig.update_yaxes(**PERCENT)
-    return style(fig, "Universal perturbation vs random noise of the same norm")
+    return style(fig, "Universal perturbation vs random noise of the same norm", height=480)
 
 
 def dominant_labels_figure(result: DominantLabelsResult) -> go.Figure:
@@ -87,7 +103,8 @@ def dominant_labels_figure(result: DominantLabelsResult) -> go.Figure:
 
 def diversity_figure(result: DiversityResult) -> go.Figure:
     """Cosine similarity between the perturbations; axis labels carry each one's test fooling rate."""
-    names = [f"seed {seed}<br>FR {rate:.0%}" for seed, rate in zip(result.seeds, result.fooling_rates, strict=True)]
+    names = [f"seed {seed}<br>FR {rate:.0%} (noise {noise:.0%})" for seed, rate, noise
+             in zip(result.seeds, result.fooling_rates, result.random_fooling_rates, strict=True)]  # fmt: skip
     fig = go.Figure(go.Heatmap(z=result.cosine, x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu_r",
                                text=[[f"{c:.2f}" for c in row] for row in result.cosine], texttemplate="%{text}",
                                colorbar={"title": {"text": "cosine"}},
@@ -114,30 +131,36 @@ def diversity_perturbations_figure(result: DiversityResult) -> go.Figure:
 
 
 def transfer_figure(result: TransferResult) -> go.Figure:
-    """Heatmap: rows the model a perturbation was computed on, columns the model it fools; last row random noise."""
-    rows = [f"computed on {m}" for m in result.models[: len(result.fooling_rates)]] + ["random noise, same norm"]
-    z = [*result.fooling_rates, result.random_fooling_rates]
+    """Heatmap: rows the model a perturbation was computed on, columns the model it fools; each cell also
+    gives its baseline, random noise of that perturbation's own norm on that column's model."""
+    rows = [f"computed on {m}" for m in result.models[: len(result.fooling_rates)]]
     columns = [f"evaluated on {m}" for m in result.models]
-    fig = go.Figure(go.Heatmap(z=z, x=columns, y=rows, zmin=0, zmax=1, colorscale="Reds",
-                               text=[[f"{v:.0%}" for v in row] for row in z], texttemplate="%{text}",
+    text = [[f"{v:.0%}<br><sub>noise {n:.0%}</sub>" for v, n in zip(row, noise, strict=True)]
+            for row, noise in zip(result.fooling_rates, result.random_fooling_rates, strict=True)]  # fmt: skip
+    fig = go.Figure(go.Heatmap(z=result.fooling_rates, x=columns, y=rows, zmin=0, zmax=1, colorscale="Reds",
+                               text=text, texttemplate="%{text}",
                                colorbar={"title": {"text": "fooling rate"}, "tickformat": ".0%"},
                                hovertemplate="%{y}, %{x}: %{z:.1%}<extra></extra>"))  # fmt: skip
     fig.update_yaxes(autorange="reversed")
-    return style(fig, "Transfer between architectures (test fooling rate)", height=460)
+    return style(fig, "Transfer between models (test fooling rate; random noise of the same norm below)", height=460)
 
 
 def geometry_figure(result: GeometryResult) -> go.Figure:
-    """Left: normalised singular values, normals vs random unit vectors. Right: fooling rate of random vectors
-    from the top-d subspace of the normals vs the whole space, same ℓ2 norm."""
+    """Left: singular values of unit vectors divided by √(number of vectors), so that σ₁² + σ₂² + … = 1 for
+    every matrix: plain DeepFool normals vs as many random unit vectors, and the box-masked normals.
+    Right: fooling rate of random vectors from the top-d subspace of the normals vs the whole space, same ℓ2 norm."""
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=(
-        "singular values (divided by the largest)", f"random vectors of ℓ2 norm {result.xi:g}"))  # fmt: skip
-    index = list(range(1, len(result.normal_singular_values) + 1))
-    fig.add_trace(_line(index, result.normal_singular_values, "DeepFool normals", TRAIN_COLOUR, marker_size=3),
-                  row=1, col=1)  # fmt: skip
-    fig.add_trace(_line(index, result.random_singular_values, "random unit vectors", RANDOM_COLOUR, "dot",
-                        marker_size=3), row=1, col=1)  # fmt: skip
-    fig.update_xaxes(title_text="index", row=1, col=1)
-    fig.update_yaxes(type="log", title_text="singular value", row=1, col=1)
+        "singular values ÷ √(number of vectors)", f"random vectors of ℓ2 norm {result.xi:g}"))  # fmt: skip
+    lines = [
+        (result.normal_singular_values, "DeepFool normals (plain, as in the paper)", TRAIN_COLOUR, None),
+        (result.random_singular_values, "random unit vectors", RANDOM_COLOUR, "dot"),
+        (result.masked_singular_values, "box-masked DeepFool normals", MASKED_COLOUR, "dash"),
+    ]
+    for values, name, colour, dash in lines:
+        index = list(range(1, len(values) + 1))
+        fig.add_trace(_line(index, values, name, colour, dash, marker_size=3), row=1, col=1)
+    fig.update_xaxes(title_text="index i", row=1, col=1)
+    fig.update_yaxes(type="log", title_text="σᵢ / √n", row=1, col=1)
     bars = [(f"top-{d} subspace", rate, TRAIN_COLOUR) for d, rate in zip(result.dims, result.subspace_fooling_rates,
                                                                            strict=True)]  # fmt: skip
     if result.whole_space_fooling_rate is not None:  # None: stopped before it was measured

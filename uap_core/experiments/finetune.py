@@ -52,8 +52,12 @@ class FinetuneResult(AttackResult):
 
 
 def finetuning_copy(name: str) -> nn.Module:
-    """A new model object with the shipped weights, in training mode: nothing shared with the cached model."""
-    net = build_model(name)
+    """A new model object with the shipped weights, in training mode: nothing shared with the cached model.
+
+    Its throw-away initial weights are drawn inside a forked generator, so the process-wide one (which
+    the web app's other users draw from) is neither reseeded nor advanced."""
+    with torch.random.fork_rng(devices=[]):
+        net = build_model(name)
     net.load_state_dict(torch.load(weights_path(name), map_location="cpu", weights_only=True))
     return net.train()
 
@@ -121,7 +125,6 @@ def run_finetune(
     test = test_data(n_test)
     net = finetuning_copy(model)
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # dropout-free models, but batch-norm statistics follow the batches drawn
     # Progress weights: a UAP and an epoch on n_finetune images cost about the same per image visit.
     uap_cost, epoch_cost = attack.max_passes * n_train, n_finetune
     total = rounds * (uaps_per_round * uap_cost + epochs * epoch_cost) + uap_cost

@@ -43,7 +43,8 @@ class SampleSizeResult(AttackResult):
     seeds: list[int]
     fooling_rates: list[list[float]]  # [size][seed], on the test images
     train_fooling_rates: list[list[float]]  # [size][seed], on the images the UAP was built from
-    random_fooling_rate: float | None  # random noise of ℓp norm ξ on the same test images: the baseline
+    random_fooling_rates: list[list[float]]  # [size][seed], noise of exactly that UAP's ℓp norm: the baseline
+    uap_norms: list[list[float]]  # [size][seed], the UAP's ℓp norm (≤ ξ)
 
     @property
     def mean(self) -> list[float]:
@@ -52,6 +53,11 @@ class SampleSizeResult(AttackResult):
     @property
     def std(self) -> list[float]:
         return [statistics.pstdev(row) for row in self.fooling_rates]
+
+    @property
+    def random_mean(self) -> list[float]:
+        """[size] the baseline's mean over the seeds."""
+        return [statistics.fmean(row) for row in self.random_fooling_rates]
 
 
 def run_sample_size(
@@ -84,26 +90,29 @@ def run_sample_size(
     passes_for = {n: max(attack.max_passes, math.ceil(min_visits / n)) for n in sizes}
     # Progress weights: a run costs about its image visits.
     total, done = sum(passes_for[n] * n for n in sizes) * len(seeds), 0
-    finished, rates, train_rates, random_rate = [], [], [], None
+    finished, rates, train_rates, random_rates, norms = [], [], [], [], []
     with run.stoppable():
-        run.report(0.0, "random noise of the same norm")
-        random_rate = judge.random_fooling_rate(attack.xi, attack.p, random_trials)
         for n in sizes:
-            row, train_row = [], []
+            row, train_row, random_row, norm_row = [], [], [], []
             for seed in seeds:
                 cost = passes_for[n] * n
                 span = (done / total, (done + cost) / total)
                 uap = run.uap(attack.with_passes(passes_for[n]), net, train_images(n, seed), seed, span,
                               f"{n} images, seed {seed}")  # fmt: skip
+                size, random_rate = judge.baseline(uap.perturbation, attack.p, random_trials)
                 row.append(judge.fooling_rate(uap.perturbation))
                 train_row.append(uap.fooling_rate)
+                random_row.append(random_rate)
+                norm_row.append(size)
                 done += cost
             finished.append(n)
             rates.append(row)
             train_rates.append(train_row)
+            random_rates.append(random_row)
+            norms.append(norm_row)
     return SampleSizeResult(
         model=model, norm=attack.norm, xi=attack.xi, algorithm=attack.algorithm, max_passes=attack.max_passes,
         min_visits=min_visits, delta=attack.delta, sizes=finished, seeds=seeds, n_test=n_test,
-        fooling_rates=rates, train_fooling_rates=train_rates, random_fooling_rate=random_rate,
-        seconds=run.seconds, complete=not run.stopped,
+        fooling_rates=rates, train_fooling_rates=train_rates, random_fooling_rates=random_rates,
+        uap_norms=norms, seconds=run.seconds, complete=not run.stopped,
     )  # fmt: skip

@@ -2,8 +2,8 @@
 
 One universal perturbation is built on each model from the same training images; each is then
 judged on every model's test predictions. Rows: the model it was computed on; columns: the model
-it is evaluated on; the diagonal is each perturbation's fooling rate on its own model. Random
-noise of the same norm on each model is the baseline.
+it is evaluated on; the diagonal is each perturbation's fooling rate on its own model. The
+baseline of each cell is random noise of exactly that row's perturbation's norm, on that column's model.
 """
 
 from __future__ import annotations
@@ -13,7 +13,17 @@ from dataclasses import dataclass
 
 from ..checks import check_positive_int
 from ..models import MODEL_NAMES, load_model
-from .common import AttackResult, Judge, Progress, Run, check_count, make_attack, test_data, train_images
+from .common import (
+    AttackResult,
+    Judge,
+    Progress,
+    Run,
+    check_count,
+    check_models,
+    make_attack,
+    test_data,
+    train_images,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,16 +36,8 @@ class TransferResult(AttackResult):
     n_train: int
     seed: int
     fooling_rates: list[list[float]]  # [computed on][evaluated on] on the test images
-    random_fooling_rates: list[float]  # [evaluated on] random noise of ℓp norm ξ, mean of the trials
-
-
-def check_models(models: Sequence[str]) -> list[str]:
-    """Distinct shipped model names, in the order given."""
-    if isinstance(models, str) or not models or any(m not in MODEL_NAMES for m in models):
-        raise ValueError(f"models must be names among {', '.join(MODEL_NAMES)}, got {models!r}")
-    if len(set(models)) < len(models):
-        raise ValueError(f"models must not repeat a name, got {list(models)}")
-    return list(models)
+    random_fooling_rates: list[list[float]]  # [computed on][evaluated on] noise of that row's UAP's ℓp norm
+    uap_norms: list[float]  # [computed on] the perturbation's ℓp norm (≤ ξ)
 
 
 def run_transfer(
@@ -64,16 +66,17 @@ def run_transfer(
     test = test_data(n_test).images
     images = train_images(n_train, seed)
     judges = [Judge.on(load_model(name), test) for name in models]
-    matrix, random_rates = [], []
+    matrix, random_rates, sizes = [], [], []
     with run.stoppable():
-        run.report(0.0, "random noise of the same norm")
-        random_rates = [judge.random_fooling_rate(attack.xi, attack.p, random_trials, seed) for judge in judges]
         for row, judge in enumerate(judges):
             span = (row / len(models), (row + 1) / len(models))
             uap = run.uap(attack, judge.model, images, seed, span, f"UAP on {models[row]}")
+            baselines = [other.baseline(uap.perturbation, attack.p, random_trials, seed) for other in judges]
             matrix.append([other.fooling_rate(uap.perturbation) for other in judges])
+            random_rates.append([rate for _, rate in baselines])
+            sizes.append(baselines[0][0])
     return TransferResult(
         models=models, norm=attack.norm, xi=attack.xi, algorithm=algorithm, max_passes=max_passes, delta=delta,
         n_train=n_train, seed=seed, n_test=n_test, fooling_rates=matrix, random_fooling_rates=random_rates,
-        seconds=run.seconds, complete=not run.stopped,
+        uap_norms=sizes, seconds=run.seconds, complete=not run.stopped,
     )  # fmt: skip
