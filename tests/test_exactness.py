@@ -44,7 +44,7 @@ def plain_algorithm_1(model, images, xi, p, passes, seed, **deepfool_options):
         (2, 1.0, False, 50),
         ("inf", 0.08, True, 50),
         (2, 1.0, True, 50),
-        ("inf", 0.08, False, 2),
+        ("inf", 0.08, False, 5),
     ],
     ids=["linf", "l2", "linf-box-aware", "l2-box-aware", "linf-some-unconverged"],
 )
@@ -58,7 +58,7 @@ def test_paper_is_the_sequential_algorithm(model, train_set, norm, xi, box_aware
 
     assert result.passes == 2 and result.history[-1].images_seen == len(images)  # no early stop
     assert calls > 0 and v.abs().max() > 0
-    if max_iter == 2:
+    if max_iter < 50:
         assert rejected > 0  # the case exercises the accept-only-if-converged rule
     assert result.history[-1].deepfool_calls == calls
     assert result.history[-1].deepfool_iterations == iterations
