@@ -237,7 +237,7 @@ def markdown(s: dict) -> str:
     lines.append(
         f"- Profile of one `paper` pass (cProfile, {profile['seconds']:.2f} s with the profiler's overhead): "
         f"{shares}; {profile['deepfool_calls']} DeepFool calls, {profile['deepfool_iterations']} linearisation "
-        f"steps. (DeepFool's gradients are part of DeepFool.)"
+        f"steps."
     )
     return "\n".join(lines)
 
