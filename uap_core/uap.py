@@ -225,8 +225,8 @@ def _paper_steps(
                 step = deepfool(model, perturb(images[i : i + 1], v), **deepfool_options)
                 count.calls += 1
                 count.iterations += int(step.iterations[0])
-                # Only a step that fooled the image is added (the authors' code has the same rule,
-                # as "fewer iterations than the maximum"): an unconverged one points nowhere useful.
+                # Only a step that fooled the image is added (the authors' code has nearly the same
+                # rule, iterations < max_iter - 1): an unconverged one points nowhere useful.
                 if step.converged[0]:
                     v = project(v + step.perturbation[0], xi, p)
                 position += first + 1
