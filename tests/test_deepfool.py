@@ -45,6 +45,46 @@ def test_multiclass_linear_classifier_finds_nearest_hyperplane():
     assert (fooled != label).all()
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_box_aware_step_is_the_minimal_step_inside_the_box(seed):
+    # z1 - z0 = w·x + c with c set so that the image sits 0.05 below the boundary (label 0).
+    # Pixels at 0 whose w_i < 0 cannot move along w_i: the smallest ℓ2 step inside [0, 1] that
+    # reaches the boundary is λ·w' with w' = w without those pixels, λ = 0.05 / ‖w'‖².
+    torch.manual_seed(seed)
+    w = torch.randn(1, 30)
+    x = 0.4 + 0.2 * torch.rand(1, 30)
+    x[:, :12] = 0.0  # a dark background
+    c = -0.05 - (x @ w.T).squeeze(1)
+    model = affine(torch.cat([-w, w]) / 2, torch.cat([-c, c]) / 2)
+    masked = torch.where((x == 0) & (w < 0), 0.0, w)
+    minimal = (0.05 + 1e-4) / masked.norm() ** 2 * masked  # DeepFool adds 1e-4 to |f| to cross
+
+    boxed = deepfool(model, x, overshoot=0.0, box_aware=True)
+    assert boxed.converged.all() and (boxed.iterations == 1).all()
+    assert torch.allclose(boxed.perturbation, minimal, atol=1e-6)
+    assert ((x + boxed.perturbation) >= 0).all()  # inside the box: clipping takes nothing away
+
+    # The paper's DeepFool steps along w itself; clipping removes the part pointing below 0, so it
+    # needs more linearisations and, inside the box, moves at least as far as the minimal step.
+    plain = deepfool(model, x, overshoot=0.0)
+    assert plain.converged.all() and (plain.iterations >= 2).all()
+    moved = ((x + plain.perturbation).clamp(0, 1) - x).norm()
+    assert moved >= 0.05 / masked.norm() - 1e-6  # the box-constrained distance to the boundary
+    assert not torch.allclose(plain.perturbation, boxed.perturbation, atol=1e-3)
+
+
+def test_a_classifier_that_cannot_be_fooled_never_converges():
+    # Scores (s, -s) with s = 1 + ‖x‖² > 0: label 0 everywhere, whatever DeepFool does.
+    class Unfoolable(nn.Module):
+        def forward(self, x):
+            s = 1 + x.flatten(1).pow(2).sum(1)
+            return torch.stack([s, -s], 1)
+
+    result = deepfool(Unfoolable(), torch.rand(5, 1, 3, 3), max_iter=4)
+    assert not result.converged.any() and (result.iterations == 4).all()
+    assert result.perturbation.abs().sum() > 0  # it did move, and failed
+
+
 def test_overshoot_crosses_the_boundary_and_labels_change(model, train_set):
     images = train_set.images[:40]
     result = deepfool(model, images)

@@ -86,3 +86,23 @@ def test_norm_spellings_are_equivalent(model, images):
     linf = [universal_perturbation(model, images[:30], xi=0.1, norm=n, max_passes=1, algorithm="fast") for n in
             ("inf", math.inf)]  # fmt: skip
     assert torch.equal(linf[0].perturbation, linf[1].perturbation)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_should_stop_ends_the_generator_without_another_snapshot(model, images, algorithm):
+    asked, stop = [], []
+
+    def should_stop():
+        asked.append(True)
+        return bool(stop)
+
+    snapshots = iter_universal_perturbation(model, images[:40], xi=0.1, delta=0.01, max_passes=3,
+                                            algorithm=algorithm, should_stop=should_stop)  # fmt: skip
+    first = next(snapshots)
+    stop.append(True)
+    asked_before = len(asked)
+    assert list(snapshots) == []  # returns at once: no further snapshot, not even a final one
+    assert len(asked) == asked_before + 1  # asked before the next inner step, which never ran
+    assert not first.finished and first.fooling_rate >= 0
+    assert list(iter_universal_perturbation(model, images[:40], xi=0.1, algorithm=algorithm,
+                                            should_stop=lambda: True)) == []  # fmt: skip

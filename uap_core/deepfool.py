@@ -7,6 +7,10 @@ predicted label changes. The result approximates the smallest ℓ2 perturbation 
 All images of a batch are processed together; the ones already fooled drop out. Gradients are
 taken with ``torch.autograd.grad`` with respect to the input only, so the model's parameters
 are never touched (and need no gradients at all).
+
+By default the step is the paper's: the unconstrained linearisation, evaluated (with ``clip``)
+on the images that exist, clip(x + r, 0, 1). ``box_aware=True`` is our variant: it also drops
+the directions of pixels that the [0, 1] box pins, which changes the step (see the README).
 """
 
 from __future__ import annotations
@@ -35,27 +39,32 @@ def deepfool(
     max_iter: int = 50,
     clip: bool = True,
     batch_size: int = 32,
+    box_aware: bool = False,
 ) -> DeepFoolResult:
     """Minimal ℓ2 perturbations that change the model's label, for a batch (N, ...) of images.
 
     ``num_candidates``: how many of the top-scoring classes (the original one included) are
     considered as targets. ``overshoot``: the final perturbation is (1 + overshoot) times the
     accumulated steps, which pushes points just across the boundary. ``clip``: evaluate the model
-    on clip(x + r, 0, 1), the images that actually exist. Images are processed ``batch_size`` at a time.
+    on clip(x + r, 0, 1), the images that actually exist (``clip=False``: plain, unconstrained DeepFool).
+    ``box_aware`` (only with ``clip``): leave out the directions of pixels pinned at 0 or 1, a
+    deviation from the paper. Images are processed ``batch_size`` at a time.
     """
     check_images(images, check_model(model), batched_4d=False)
     check_deepfool_options(num_candidates, overshoot, max_iter)
     check_flag(clip, "clip")
     check_positive_int(batch_size, "batch_size")
     parts = [
-        _deepfool_batch(model, batch, num_candidates, overshoot, max_iter, clip) for batch in images.split(batch_size)
+        _deepfool_batch(model, batch, num_candidates, overshoot, max_iter, clip, box_aware)
+        for batch in images.split(batch_size)
     ]
     return DeepFoolResult(*(torch.cat(field) for field in zip(*parts, strict=True)))
 
 
 def _deepfool_batch(
-    model: nn.Module, images: torch.Tensor, num_candidates: int, overshoot: float, max_iter: int, clip: bool
-) -> tuple[torch.Tensor, ...]:
+    model: nn.Module, images: torch.Tensor, num_candidates: int, overshoot: float, max_iter: int, clip: bool,
+    box_aware: bool,
+) -> tuple[torch.Tensor, ...]:  # fmt: skip
     with torch.no_grad():
         scores = model(images)
     k = min(num_candidates, scores.shape[1])
@@ -91,7 +100,7 @@ def _deepfool_batch(
         m = int(keep.sum())
         w = w[rows].view(m, k - 1, *x.shape[1:])
         f = f.detach().view(m, k - 1)
-        if clip:
+        if clip and box_aware:
             # Pixels pinned at 0 or 1 cannot move further out: drop those directions, so the step
             # goes to the nearest boundary the box allows instead of being clipped away.
             pinned = x[keep].unsqueeze(1)

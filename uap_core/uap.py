@@ -60,6 +60,8 @@ class HistoryRecord:
     fooling_rate: float  # on the images the perturbation is built from, at the current v
     norm: float  # ℓp norm of the current v, pixel units
     seconds: float  # computation time since the start (time spent by the caller excluded)
+    deepfool_calls: int = 0  # ``paper``: DeepFool runs since the start (one per unfooled image visited)
+    deepfool_iterations: int = 0  # ``paper``: DeepFool's linearisation steps since the start
 
 
 @dataclass(frozen=True)
@@ -106,14 +108,19 @@ def iter_universal_perturbation(
     max_iter: int = 50,
     batch_size: int = 50,
     step_size: float = 0.25,
+    box_aware: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[UAPResult]:
     """Build a universal perturbation, yielding a :class:`UAPResult` snapshot ``reports_per_pass`` times per pass.
 
     ``images``: (N, C, H, W) in [0, 1]; ``xi``: radius of the ℓp ball in pixel units; ``norm``: 2 or "inf";
     the loop ends once the fooling rate on ``images`` reaches 1 - ``delta``, or after ``max_passes``.
     ``paper`` uses DeepFool's ``num_candidates``, ``overshoot`` and ``max_iter``; ``fast`` uses
-    ``batch_size`` and ``step_size`` (each step's length as a fraction of ξ). The last snapshot
-    has ``finished=True``; stop iterating at any time and the latest snapshot still holds the best v.
+    ``batch_size`` and ``step_size`` (each step's length as a fraction of ξ). ``box_aware``: give
+    ``paper`` our box-aware DeepFool instead of the paper's. The last snapshot has ``finished=True``;
+    stop iterating at any time and the latest snapshot still holds the best v. ``should_stop()`` is
+    asked before every inner step (DeepFool call or fooled check, mini-batch); once it returns True
+    the generator returns without yielding again.
     """
     # Checked here, when called: a bad argument fails at once, not at the first next().
     xi, delta, p = check_xi(xi), check_delta(delta), parse_norm(norm)
@@ -150,11 +157,16 @@ def _universal_perturbation_steps(
     n = images.shape[0]
     clean = predict(model, images)
     report_every = math.ceil(n / reports_per_pass)
+    stop = should_stop or (lambda: False)
+    count = _DeepFoolCount()
     if algorithm == "paper":
-        deepfool_options = {"num_candidates": num_candidates, "overshoot": overshoot, "max_iter": max_iter}
-        steps = _paper_steps(model, images, clean, xi, p, generator, max_passes, report_every, deepfool_options)
+        deepfool_options = {"num_candidates": num_candidates, "overshoot": overshoot, "max_iter": max_iter,
+                            "box_aware": box_aware}  # fmt: skip
+        steps = _paper_steps(model, images, clean, xi, p, generator, max_passes, report_every, deepfool_options,
+                             count, stop)  # fmt: skip
     else:
-        steps = _fast_steps(model, images, clean, xi, p, generator, max_passes, report_every, batch_size, step_size)
+        steps = _fast_steps(model, images, clean, xi, p, generator, max_passes, report_every, batch_size, step_size,
+                            stop)  # fmt: skip
 
     best, best_rate = torch.zeros_like(images[0]), -1.0
     history: list[HistoryRecord] = []
@@ -162,7 +174,8 @@ def _universal_perturbation_steps(
         rate = (predict(model, images, v) != clean).float().mean().item()
         if rate > best_rate:
             best, best_rate = v.clone(), rate
-        history.append(HistoryRecord(pass_index, images_seen, rate, lp_norm(v, p).item(), clock.read()))
+        history.append(HistoryRecord(pass_index, images_seen, rate, lp_norm(v, p).item(), clock.read(),
+                                     count.calls, count.iterations))  # fmt: skip
         reached = best_rate >= 1.0 - delta
         finished = reached or (pass_index == max_passes and images_seen == n)
         with clock.paused():
@@ -196,6 +209,14 @@ def universal_perturbation(
     return result
 
 
+@dataclass
+class _DeepFoolCount:
+    """DeepFool runs and their linearisation steps so far, for the progress reports."""
+
+    calls: int = 0
+    iterations: int = 0
+
+
 def _paper_steps(
     model: nn.Module,
     images: torch.Tensor,
@@ -206,6 +227,8 @@ def _paper_steps(
     max_passes: int,
     report_every: int,
     deepfool_options: dict,
+    count: _DeepFoolCount,
+    should_stop: Callable[[], bool],
 ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """Algorithm 1; yields (pass, images seen in the pass, v) every ``report_every`` images."""
     n = images.shape[0]
@@ -215,6 +238,8 @@ def _paper_steps(
         order = torch.randperm(n, generator=generator).to(images.device)
         position = 0
         while position < n:
+            if should_stop():
+                return
             # Algorithm 1 visits one image at a time, but v only changes at an image it does not
             # fool yet. So the next few images can be checked in one batch at the current v: every
             # image before the first unfooled one is skipped exactly as the sequential loop would.
@@ -225,9 +250,15 @@ def _paper_steps(
                 position += len(batch)
                 lookahead = min(2 * lookahead, 256)
             else:
+                if should_stop():
+                    return
                 first = int(unfooled[0])
                 i = int(batch[first])
                 step = deepfool(model, perturb(images[i : i + 1], v), **deepfool_options)
+                count.calls += 1
+                count.iterations += int(step.iterations[0])
+                # Only a step that fooled the image is added (the authors' code has nearly the same
+                # rule, iterations < max_iter - 1): an unconverged one points nowhere useful.
                 if step.converged[0]:
                     v = project(v + step.perturbation[0], xi, p)
                 position += first + 1
@@ -247,6 +278,7 @@ def _fast_steps(
     report_every: int,
     batch_size: int,
     step_size: float,
+    should_stop: Callable[[], bool],
 ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """Mini-batch gradient steps; yields (pass, images seen in the pass, v) every ``report_every`` images."""
     n = images.shape[0]
@@ -257,6 +289,8 @@ def _fast_steps(
         seen = 0
         for segment in order.split(report_every):
             for batch in segment.split(batch_size):
+                if should_stop():
+                    return
                 v = project(v - step * _descent_direction(model, images[batch], clean[batch], v, p), xi, p)
             seen += len(segment)
             yield pass_index, seen, v
