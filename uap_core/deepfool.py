@@ -53,6 +53,7 @@ def deepfool(
     check_images(images, check_model(model), batched_4d=False)
     check_deepfool_options(num_candidates, overshoot, max_iter)
     check_flag(clip, "clip")
+    check_flag(box_aware, "box_aware")
     check_positive_int(batch_size, "batch_size")
     parts = [
         _deepfool_batch(model, batch, num_candidates, overshoot, max_iter, clip, box_aware)

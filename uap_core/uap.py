@@ -34,6 +34,7 @@ from torch import nn
 
 from .checks import (
     check_callable,
+    check_flag,
     check_choice,
     check_deepfool_options,
     check_delta,
@@ -131,8 +132,11 @@ def iter_universal_perturbation(
     check_deepfool_options(num_candidates, overshoot, max_iter)
     check_positive_int(batch_size, "batch_size")
     check_number(step_size, "step_size (a fraction of xi)", low=0, high=1, low_open=True)
+    check_flag(box_aware, "box_aware")
+    check_callable(should_stop, "should_stop")
     return _universal_perturbation_steps(model, images, xi, p, delta, max_passes, seed, algorithm, reports_per_pass,
-                                         num_candidates, overshoot, max_iter, batch_size, step_size)  # fmt: skip
+                                         num_candidates, overshoot, max_iter, batch_size, step_size, box_aware,
+                                         should_stop)  # fmt: skip
 
 
 def _universal_perturbation_steps(
@@ -150,6 +154,8 @@ def _universal_perturbation_steps(
     max_iter: int,
     batch_size: int,
     step_size: float,
+    box_aware: bool,
+    should_stop: Callable[[], bool] | None,
 ) -> Iterator[UAPResult]:
     """The body of :func:`iter_universal_perturbation`, on validated arguments (``p``: 2.0 or math.inf)."""
     clock = _ComputeClock()

@@ -58,7 +58,7 @@ class GeometryResult(ExperimentResult):
     n_normals: int  # rows of the normals' matrix: the points where plain DeepFool converged
     normal_singular_values: list[float]  # descending, of the unit normals (plain DeepFool), divided by √n_normals
     random_singular_values: list[float]  # same, for n_normals random unit vectors
-    masked_singular_values: list[float]  # same, for the unit normals of box-masked DeepFool (clip=True)
+    masked_singular_values: list[float]  # same, for the unit normals of box-masked DeepFool (box_aware=True)
     subspace_fooling_rates: list[float]  # [d] mean over the trials, on the test images
     whole_space_fooling_rate: float | None  # random directions in all 784 dimensions
 
@@ -81,11 +81,11 @@ def normals(
 ) -> torch.Tensor:
     """Unit DeepFool directions r / ‖r‖ (m, C·H·W), float64, at the images whose DeepFool converged (m ≤ N).
 
-    ``clip`` False: plain, unconstrained DeepFool (the paper's normals); True: the box-masked one.
+    ``clip`` False: plain, unconstrained DeepFool (the paper's normals); True: the box-masked one (``box_aware``).
     ``report(images_done)`` is called after every :data:`CHUNK` images."""
     rows = []
     for done, batch in enumerate(images.split(CHUNK)):
-        result = deepfool(model, batch, num_candidates=num_candidates, clip=clip)
+        result = deepfool(model, batch, num_candidates=num_candidates, clip=clip, box_aware=clip)
         r = result.perturbation[result.converged].flatten(1)
         rows.append(r[r.norm(dim=1) > 0])
         report(min((done + 1) * CHUNK, len(images)))
