@@ -36,6 +36,8 @@ from .checks import check_delta, check_images, check_positive_int, check_xi
 from .deepfool import deepfool
 from .metrics import perturb, predict
 from .norms import lp_norm, parse_norm, project
+from .targeted import parse_target, targeted_success_rate
+from .targeted_uap import targeted_steps
 
 ALGORITHMS = ("paper", "fast")
 
@@ -49,6 +51,7 @@ class HistoryRecord:
     fooling_rate: float  # on the images the perturbation is built from, at the current v
     norm: float  # ℓp norm of the current v, pixel units
     seconds: float  # computation time since the start (time spent by the caller excluded)
+    targeted_success_rate: float | None = None  # targeted runs: of the current v, on the images (see targeted.py)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ class UAPResult:
     algorithm: str
     total_passes: int  # max_passes
     finished: bool = False  # the algorithm ended by itself (target reached or passes used up)
-    target_reached: bool = False  # the fooling rate reached 1 - δ
+    target_reached: bool = False  # the fooling rate (targeted runs: the targeted success rate) reached 1 - δ
+    target_class: int | None = None  # targeted runs: the class index v sends images to
+    targeted_success_rate: float | None = None  # targeted runs: of ``perturbation``, on the images
 
     @property
     def passes(self) -> int:
@@ -95,6 +100,7 @@ def iter_universal_perturbation(
     max_iter: int = 50,
     batch_size: int = 50,
     step_size: float = 0.25,
+    target: int | str | None = None,
 ) -> Iterator[UAPResult]:
     """Build a universal perturbation, yielding a :class:`UAPResult` snapshot ``reports_per_pass`` times per pass.
 
@@ -103,12 +109,15 @@ def iter_universal_perturbation(
     ``paper`` uses DeepFool's ``num_candidates``, ``overshoot`` and ``max_iter``; ``fast`` uses
     ``batch_size`` and ``step_size`` (each step's length as a fraction of ξ). The last snapshot
     has ``finished=True``; stop iterating at any time and the latest snapshot still holds the best v.
+    ``target`` (a class index or name): build a targeted perturbation instead (see :mod:`uap_core.targeted_uap`);
+    the best v and the 1 - ``delta`` stop are then judged by the targeted success rate.
     """
     xi, delta, p = check_xi(xi), check_delta(delta), parse_norm(norm)
     check_images(images)
     check_positive_int(max_passes, "max_passes")
     check_positive_int(reports_per_pass, "reports_per_pass")
     check_positive_int(batch_size, "batch_size")
+    target_class = parse_target(target)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
     if not 0 < step_size <= 1:
@@ -119,7 +128,10 @@ def iter_universal_perturbation(
     n = images.shape[0]
     clean = predict(model, images)
     report_every = math.ceil(n / reports_per_pass)
-    if algorithm == "paper":
+    if target_class is not None:
+        steps = targeted_steps(model, images, target_class, xi, p, generator, max_passes, report_every, algorithm,
+                                overshoot, max_iter, batch_size, step_size)  # fmt: skip
+    elif algorithm == "paper":
         deepfool_options = {"num_candidates": num_candidates, "overshoot": overshoot, "max_iter": max_iter}
         steps = _paper_steps(model, images, clean, xi, p, generator, max_passes, report_every, deepfool_options)
     else:
@@ -127,15 +139,20 @@ def iter_universal_perturbation(
 
     best, best_rate = torch.zeros_like(images[0]), -1.0
     history: list[HistoryRecord] = []
+    best_success, best_score = None, -1.0  # score: the fooling rate, or the targeted success rate if targeted
     for pass_index, images_seen, v in steps:
-        rate = (predict(model, images, v) != clean).float().mean().item()
-        if rate > best_rate:
-            best, best_rate = v.clone(), rate
-        history.append(HistoryRecord(pass_index, images_seen, rate, lp_norm(v, p).item(), clock.read()))
-        reached = best_rate >= 1.0 - delta
+        perturbed = predict(model, images, v)
+        rate = (perturbed != clean).float().mean().item()
+        success = None if target_class is None else targeted_success_rate(clean, perturbed, target_class)
+        score = rate if success is None else success
+        if score > best_score:
+            best, best_rate, best_success, best_score = v.clone(), rate, success, score
+        history.append(HistoryRecord(pass_index, images_seen, rate, lp_norm(v, p).item(), clock.read(), success))
+        reached = best_score >= 1.0 - delta
         finished = reached or (pass_index == max_passes and images_seen == n)
         with clock.paused():
-            yield UAPResult(best, best_rate, tuple(history), v, xi, p, delta, algorithm, max_passes, finished, reached)
+            yield UAPResult(best, best_rate, tuple(history), v, xi, p, delta, algorithm, max_passes, finished, reached,
+                            target_class, best_success)  # fmt: skip
         if finished:
             return
 
