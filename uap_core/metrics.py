@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .norms import lp_norm, random_perturbation
+from .targeted import parse_target, targeted_success_rate
 
 # Evaluation batch: on CPU, batches of a few hundred 28x28 images stay in cache and run about 1.7x
 # faster per image than batches of 1,000 (measured on 2 cores); it also bounds memory.
@@ -96,6 +97,8 @@ class Evaluation:
     flow: torch.Tensor  # (K, K) clean predicted class -> perturbed predicted class
     clean_labels: torch.Tensor  # (N,) predictions on the clean images
     perturbed_labels: torch.Tensor  # (N,) predictions on clip(x + v)
+    target_class: int | None = None  # when judged as a targeted perturbation: the class index it aims at
+    targeted_success_rate: float | None = None  # then: share of the images not predicted target_class sent there
 
 
 def evaluate(
@@ -106,8 +109,13 @@ def evaluate(
     p: float,
     random_trials: int = 5,
     seed: int = 0,
+    target: int | str | None = None,
 ) -> Evaluation:
-    """Fooling rate, accuracies, random baseline of the same ℓp norm as ``v``, and the class flow."""
+    """Fooling rate, accuracies, random baseline of the same ℓp norm as ``v``, and the class flow.
+
+    ``target`` (a class index or name): also the targeted success rate towards that class.
+    """
+    target_class = parse_target(target)
     clean = predict(model, images)
     perturbed = predict(model, images, v)
     size = lp_norm(v, p).item()
@@ -121,4 +129,6 @@ def evaluate(
         flow=class_flow(clean, perturbed),
         clean_labels=clean,
         perturbed_labels=perturbed,
+        target_class=target_class,
+        targeted_success_rate=None if target_class is None else targeted_success_rate(clean, perturbed, target_class),
     )
