@@ -19,6 +19,7 @@ from .metrics import evaluate
 from .models import DEFAULT_MODEL, MODEL_NAMES, WEIGHTS_DIR, load_model
 from .norms import NORM_CHOICES
 from .report import metrics_dict
+from .targeted import parse_target
 from .train import save_weights, train
 from .uap import ALGORITHMS, iter_universal_perturbation
 
@@ -45,6 +46,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     check_output_dir(args.out, "--out")
+    target = parse_target(int(args.target) if args.target and args.target.strip().isdigit() else args.target)
     model = load_model(args.model)
     full_train = load_fashion_mnist("train")
     check_int(args.n_train, "--n-train", low=1, high=len(full_train))
@@ -52,7 +54,7 @@ def _run(args: argparse.Namespace) -> None:
     test_set = load_fashion_mnist("test")
     n = len(train_set)
     steps = iter_universal_perturbation(model, train_set.images, args.xi, args.norm, args.delta, args.max_passes,
-                                        args.seed, args.algorithm)  # fmt: skip
+                                        args.seed, args.algorithm, target=target)  # fmt: skip
     result = None
     with tqdm(total=args.max_passes * n, desc=f"UAP ({args.algorithm})", unit="img") as bar:
         for result in steps:
@@ -61,7 +63,8 @@ def _run(args: argparse.Namespace) -> None:
             bar.set_postfix(
                 pass_=record.pass_index, fooling=f"{record.fooling_rate:.3f}", best=f"{result.fooling_rate:.3f}"
             )
-    evaluation = evaluate(model, test_set.images, test_set.labels, result.perturbation, result.p, seed=args.seed)
+    evaluation = evaluate(model, test_set.images, test_set.labels, result.perturbation, result.p, seed=args.seed,
+                          target=target)  # fmt: skip
     metrics = metrics_dict(result, evaluation, model=args.model, n_train=n, max_passes=args.max_passes, seed=args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,6 +77,11 @@ def _run(args: argparse.Namespace) -> None:
         f"test accuracy {metrics['clean_accuracy']:.3f} -> {metrics['perturbed_accuracy']:.3f}; "
         f"{metrics['passes']} passes in {metrics['seconds']:.1f} s -> {out}"
     )
+    if target is not None:
+        print(
+            f"targeted success rate towards {metrics['target']}: train {metrics['train_targeted_success_rate']:.3f}, "
+            f"test {metrics['test_targeted_success_rate']:.3f}"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-train", type=POSITIVE_INT, default=500, help="training images the perturbation is built from")
     p.add_argument("--max-passes", type=POSITIVE_INT, default=5)
     p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--target", help="send images to this class (a name such as Bag, or an index 0-9); default: none")
     p.add_argument("--out", required=True, help="folder for perturbation.npy, perturbation.png, metrics.json")
     p.set_defaults(handler=_run)
 

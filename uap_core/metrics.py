@@ -22,6 +22,7 @@ from .checks import (
     describe,
 )
 from .norms import lp_norm, parse_norm, random_perturbation
+from .targeted import parse_target, targeted_success_rate
 
 # Evaluation batch: on CPU, batches of a few hundred 28x28 images stay in cache and run about 1.7x
 # faster per image than batches of 1,000 (measured on 2 cores); it also bounds memory.
@@ -166,6 +167,8 @@ class Evaluation:
     flow: torch.Tensor  # (K, K) clean predicted class -> perturbed predicted class
     clean_labels: torch.Tensor  # (N,) predictions on the clean images
     perturbed_labels: torch.Tensor  # (N,) predictions on clip(x + v)
+    target_class: int | None = None  # when judged as a targeted perturbation: the class index it aims at
+    targeted_success_rate: float | None = None  # then: share of the images not predicted target_class sent there
 
 
 def evaluate(
@@ -176,15 +179,18 @@ def evaluate(
     p: float | str,
     random_trials: int = 5,
     seed: int = 0,
+    target: int | str | None = None,
 ) -> Evaluation:
     """Fooling rate, accuracies, random baseline of the same ℓp norm as ``v``, and the class flow.
 
     ``images`` (N, C, H, W) float32 in [0, 1], ``labels`` (N,) the true classes, ``v`` (C, H, W) finite,
     ``p``: the norm ``v`` is measured in (2 or "inf", any spelling :func:`~uap_core.norms.parse_norm` takes).
+    ``target`` (a class index or name): also the targeted success rate towards that class.
     """
     _checked(model, images, v, v_required=True)
     check_labels(labels, images.shape[0])
     p, random_trials, seed = parse_norm(p, "p"), check_int(random_trials, "random_trials"), check_seed(seed)
+    target_class = parse_target(target)
     clean = _predict(model, images)
     perturbed = _predict(model, images, v)
     size = lp_norm(v, p).item()
@@ -198,4 +204,6 @@ def evaluate(
         flow=class_flow(clean, perturbed),
         clean_labels=clean,
         perturbed_labels=perturbed,
+        target_class=target_class,
+        targeted_success_rate=None if target_class is None else targeted_success_rate(clean, perturbed, target_class),
     )

@@ -16,6 +16,8 @@ def metrics_dict(result: UAPResult, evaluation: Evaluation, **settings: object) 
 
     ``evaluation`` is the perturbation judged on the test split, which it never saw;
     ``settings`` (model name, number of training images, seed...) are copied in as they are.
+    A targeted run adds ``target`` (class name), ``target_index`` and the train and test targeted success
+    rates (``evaluation`` should then be made with the same ``target``); an untargeted run's keys are unchanged.
     """
     if not isinstance(result, UAPResult):
         raise ValueError(f"result must be a UAPResult (from universal_perturbation), got {describe(result)}")
@@ -23,8 +25,17 @@ def metrics_dict(result: UAPResult, evaluation: Evaluation, **settings: object) 
         raise ValueError(f"evaluation must be an Evaluation (from evaluate), got {describe(evaluation)}")
     shares = dominant_labels(evaluation.flow)
     top = shares.argsort(descending=True)[:2].tolist()
+    targeted = {}
+    if result.target_class is not None:
+        targeted = {
+            "target": CLASS_NAMES[result.target_class],
+            "target_index": result.target_class,
+            "train_targeted_success_rate": result.targeted_success_rate,
+            "test_targeted_success_rate": evaluation.targeted_success_rate,
+        }
     return {
         **settings,
+        **targeted,
         "algorithm": result.algorithm,
         "norm": norm_name(result.p),
         "xi": result.xi,
@@ -43,5 +54,5 @@ def metrics_dict(result: UAPResult, evaluation: Evaluation, **settings: object) 
         "test_images": int(evaluation.clean_labels.numel()),
         "class_flow": evaluation.flow.tolist(),
         "dominant_labels": [{"class": CLASS_NAMES[i], "share_of_fooled": shares[i].item()} for i in top],
-        "history": [asdict(record) for record in result.history],
+        "history": [{k: x for k, x in asdict(record).items() if x is not None} for record in result.history],
     }

@@ -34,10 +34,10 @@ from torch import nn
 
 from .checks import (
     check_callable,
-    check_flag,
     check_choice,
     check_deepfool_options,
     check_delta,
+    check_flag,
     check_images,
     check_model,
     check_number,
@@ -48,6 +48,8 @@ from .checks import (
 from .deepfool import deepfool
 from .metrics import perturb, predict
 from .norms import lp_norm, parse_norm, project
+from .targeted import parse_target, targeted_success_rate
+from .targeted_uap import targeted_steps
 
 ALGORITHMS = ("paper", "fast")
 
@@ -63,6 +65,7 @@ class HistoryRecord:
     seconds: float  # computation time since the start (time spent by the caller excluded)
     deepfool_calls: int = 0  # ``paper``: DeepFool runs since the start (one per unfooled image visited)
     deepfool_iterations: int = 0  # ``paper``: DeepFool's linearisation steps since the start
+    targeted_success_rate: float | None = None  # targeted runs: of the current v, on the images (see targeted.py)
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,9 @@ class UAPResult:
     algorithm: str
     total_passes: int  # max_passes
     finished: bool = False  # the algorithm ended by itself (target reached or passes used up)
-    target_reached: bool = False  # the fooling rate reached 1 - δ
+    target_reached: bool = False  # the fooling rate (targeted runs: the targeted success rate) reached 1 - δ
+    target_class: int | None = None  # targeted runs: the class index v sends images to
+    targeted_success_rate: float | None = None  # targeted runs: of ``perturbation``, on the images
 
     @property
     def passes(self) -> int:
@@ -111,6 +116,7 @@ def iter_universal_perturbation(
     step_size: float = 0.25,
     box_aware: bool = False,
     should_stop: Callable[[], bool] | None = None,
+    target: int | str | None = None,
 ) -> Iterator[UAPResult]:
     """Build a universal perturbation, yielding a :class:`UAPResult` snapshot ``reports_per_pass`` times per pass.
 
@@ -122,6 +128,8 @@ def iter_universal_perturbation(
     stop iterating at any time and the latest snapshot still holds the best v. ``should_stop()`` is
     asked before every inner step (DeepFool call or fooled check, mini-batch); once it returns True
     the generator returns without yielding again.
+    ``target`` (a class index or name): build a targeted perturbation instead (see :mod:`uap_core.targeted_uap`);
+    the best v and the 1 - ``delta`` stop are then judged by the targeted success rate.
     """
     # Checked here, when called: a bad argument fails at once, not at the first next().
     xi, delta, p = check_xi(xi), check_delta(delta), parse_norm(norm)
@@ -134,9 +142,10 @@ def iter_universal_perturbation(
     check_number(step_size, "step_size (a fraction of xi)", low=0, high=1, low_open=True)
     check_flag(box_aware, "box_aware")
     check_callable(should_stop, "should_stop")
+    target_class = parse_target(target)
     return _universal_perturbation_steps(model, images, xi, p, delta, max_passes, seed, algorithm, reports_per_pass,
                                          num_candidates, overshoot, max_iter, batch_size, step_size, box_aware,
-                                         should_stop)  # fmt: skip
+                                         should_stop, target_class)  # fmt: skip
 
 
 def _universal_perturbation_steps(
@@ -156,6 +165,7 @@ def _universal_perturbation_steps(
     step_size: float,
     box_aware: bool,
     should_stop: Callable[[], bool] | None,
+    target_class: int | None,
 ) -> Iterator[UAPResult]:
     """The body of :func:`iter_universal_perturbation`, on validated arguments (``p``: 2.0 or math.inf)."""
     clock = _ComputeClock()
@@ -165,7 +175,10 @@ def _universal_perturbation_steps(
     report_every = math.ceil(n / reports_per_pass)
     stop = should_stop or (lambda: False)
     count = _DeepFoolCount()
-    if algorithm == "paper":
+    if target_class is not None:
+        steps = targeted_steps(model, images, target_class, xi, p, generator, max_passes, report_every, algorithm,
+                               overshoot, max_iter, batch_size, step_size, stop)  # fmt: skip
+    elif algorithm == "paper":
         deepfool_options = {"num_candidates": num_candidates, "overshoot": overshoot, "max_iter": max_iter,
                             "box_aware": box_aware}  # fmt: skip
         steps = _paper_steps(model, images, clean, xi, p, generator, max_passes, report_every, deepfool_options,
@@ -176,16 +189,21 @@ def _universal_perturbation_steps(
 
     best, best_rate = torch.zeros_like(images[0]), -1.0
     history: list[HistoryRecord] = []
+    best_success, best_score = None, -1.0  # score: the fooling rate, or the targeted success rate if targeted
     for pass_index, images_seen, v in steps:
-        rate = (predict(model, images, v) != clean).float().mean().item()
-        if rate > best_rate:
-            best, best_rate = v.clone(), rate
+        perturbed = predict(model, images, v)
+        rate = (perturbed != clean).float().mean().item()
+        success = None if target_class is None else targeted_success_rate(clean, perturbed, target_class)
+        score = rate if success is None else success
+        if score > best_score:
+            best, best_rate, best_success, best_score = v.clone(), rate, success, score
         history.append(HistoryRecord(pass_index, images_seen, rate, lp_norm(v, p).item(), clock.read(),
-                                     count.calls, count.iterations))  # fmt: skip
-        reached = best_rate >= 1.0 - delta
+                                     count.calls, count.iterations, success))  # fmt: skip
+        reached = best_score >= 1.0 - delta
         finished = reached or (pass_index == max_passes and images_seen == n)
         with clock.paused():
-            yield UAPResult(best, best_rate, tuple(history), v, xi, p, delta, algorithm, max_passes, finished, reached)
+            yield UAPResult(best, best_rate, tuple(history), v, xi, p, delta, algorithm, max_passes, finished, reached,
+                            target_class, best_success)  # fmt: skip
         if finished:
             return
 
