@@ -95,6 +95,7 @@ def iter_universal_perturbation(
     max_iter: int = 50,
     batch_size: int = 50,
     step_size: float = 0.25,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[UAPResult]:
     """Build a universal perturbation, yielding a :class:`UAPResult` snapshot ``reports_per_pass`` times per pass.
 
@@ -103,6 +104,8 @@ def iter_universal_perturbation(
     ``paper`` uses DeepFool's ``num_candidates``, ``overshoot`` and ``max_iter``; ``fast`` uses
     ``batch_size`` and ``step_size`` (each step's length as a fraction of ξ). The last snapshot
     has ``finished=True``; stop iterating at any time and the latest snapshot still holds the best v.
+    ``should_stop()`` is checked before every inner step (DeepFool call or fooled-check batch, mini-batch):
+    when it returns True the generator returns at once, without yielding again.
     """
     xi, delta, p = check_xi(xi), check_delta(delta), parse_norm(norm)
     check_images(images)
@@ -114,6 +117,7 @@ def iter_universal_perturbation(
     if not 0 < step_size <= 1:
         raise ValueError(f"step_size must lie in (0, 1] (a fraction of xi), got {step_size}")
 
+    stop = should_stop or (lambda: False)
     clock = _ComputeClock()
     generator = torch.Generator().manual_seed(seed)
     n = images.shape[0]
@@ -121,9 +125,9 @@ def iter_universal_perturbation(
     report_every = math.ceil(n / reports_per_pass)
     if algorithm == "paper":
         deepfool_options = {"num_candidates": num_candidates, "overshoot": overshoot, "max_iter": max_iter}
-        steps = _paper_steps(model, images, clean, xi, p, generator, max_passes, report_every, deepfool_options)
+        steps = _paper_steps(model, images, clean, xi, p, generator, max_passes, report_every, deepfool_options, stop)
     else:
-        steps = _fast_steps(model, images, clean, xi, p, generator, max_passes, report_every, batch_size, step_size)
+        steps = _fast_steps(model, images, clean, xi, p, generator, max_passes, report_every, batch_size, step_size, stop)
 
     best, best_rate = torch.zeros_like(images[0]), -1.0
     history: list[HistoryRecord] = []
@@ -174,6 +178,7 @@ def _paper_steps(
     max_passes: int,
     report_every: int,
     deepfool_options: dict,
+    stop: Callable[[], bool],
 ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """Algorithm 1; yields (pass, images seen in the pass, v) every ``report_every`` images."""
     n = images.shape[0]
@@ -183,6 +188,8 @@ def _paper_steps(
         order = torch.randperm(n, generator=generator).to(images.device)
         position = 0
         while position < n:
+            if stop():
+                return
             # Algorithm 1 visits one image at a time, but v only changes at an image it does not
             # fool yet. So the next few images can be checked in one batch at the current v: every
             # image before the first unfooled one is skipped exactly as the sequential loop would.
@@ -215,6 +222,7 @@ def _fast_steps(
     report_every: int,
     batch_size: int,
     step_size: float,
+    stop: Callable[[], bool],
 ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """Mini-batch gradient steps; yields (pass, images seen in the pass, v) every ``report_every`` images."""
     n = images.shape[0]
@@ -225,6 +233,8 @@ def _fast_steps(
         seen = 0
         for segment in order.split(report_every):
             for batch in segment.split(batch_size):
+                if stop():
+                    return
                 v = project(v - step * _descent_direction(model, images[batch], clean[batch], v, p), xi, p)
             seen += len(segment)
             yield pass_index, seen, v
