@@ -1,0 +1,125 @@
+"""What a live run computes in its worker thread and publishes for the page: the fooling-rate chart and a
+before/after strip of test images, both ready to draw. No Streamlit here (worker threads have no script context).
+
+Every snapshot (:class:`LiveView`) is a new immutable object, so the pages of any number of watchers
+read it without locks and without copying.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+
+from uap_core import CLASS_NAMES, UAPResult, iter_universal_perturbation
+from uap_core.figures import history_figure
+from uap_core.metrics import predict
+
+from . import resources
+from .runs import Run
+from .settings import LiveSettings
+
+LIVE_TEST_IMAGES = 1000  # held-out test images scored at every progress report
+STRIP_IMAGES = 8  # test images shown before/after on the live strip
+CHART_HEIGHT = 300  # px: the chart and the strip share one screen at 1280 x 720
+
+
+@dataclass(frozen=True)
+class StripImage:
+    """One test image of the live strip: clean and perturbed (as PNG data URIs) with their predicted classes."""
+
+    clean_png: str
+    perturbed_png: str
+    clean_label: str
+    label: str  # predicted on clip(x + v)
+
+    @property
+    def fooled(self) -> bool:
+        return self.label != self.clean_label
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """One progress report of a live run: the snapshot of the algorithm, the curve so far, what to draw."""
+
+    settings: LiveSettings
+    result: UAPResult | None  # None before the algorithm's first report
+    curve: tuple[tuple[float, float, float, float], ...]  # (passes done, train FR, test FR, test accuracy)
+    figure: go.Figure
+    strip: tuple[StripImage, ...]
+    fraction: float  # of the maximum number of passes
+    message: str
+
+
+def diverse_indices(labels: torch.Tensor, n: int) -> list[int]:
+    """``n`` positions taking the classes in turn (first of each class, then the second...), for varied rows."""
+    by_class = [torch.nonzero(labels == k).flatten().tolist() for k in range(int(labels.max()) + 1)]
+    chosen: list[int] = []
+    for rank in range(max(map(len, by_class))):
+        chosen += [positions[rank] for positions in by_class if rank < len(positions)]
+        if len(chosen) >= n:
+            break
+    return chosen[:n]
+
+
+def png_data_uri(image: torch.Tensor) -> str:
+    """A (1, H, W) image in [0, 1] as a grey PNG data URI at its own size (the page enlarges it without blur)."""
+    grey = (image.detach().float().mean(0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(grey).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def live_figure(settings: LiveSettings, curve: tuple[tuple[float, float, float, float], ...]) -> go.Figure:
+    """The fooling-rate chart of a run so far (train and test fooling rate, test accuracy, the 1 − δ line)."""
+    columns = list(zip(*curve, strict=True))
+    fig = history_figure(*columns, 1 - settings.delta, settings.max_passes)
+    fig.update_layout(
+        height=CHART_HEIGHT,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0, "font": {"size": 14}},
+    )
+    fig.update_yaxes(title_text=None)
+    return fig
+
+
+def run_live(run: Run) -> None:
+    """The work of a live run (for :class:`uap_app.runs.RunManager`): search, publishing a :class:`LiveView`
+    at the start and at every progress report; returns promptly once ``run.should_stop()``."""
+    settings: LiveSettings = run.key
+    net = resources.model(settings.model)
+    train = resources.subset("train", settings.n_train, settings.seed)
+    test = resources.subset("test", LIVE_TEST_IMAGES)
+    clean_test = predict(net, test.images)
+    shown = diverse_indices(test.labels, STRIP_IMAGES)
+    clean_pngs = [png_data_uri(test.images[i]) for i in shown]
+
+    def view(result: UAPResult | None, curve: tuple, fraction: float, message: str) -> LiveView:
+        v = torch.zeros_like(test.images[0]) if result is None else result.current
+        labels = predict(net, test.images, v)
+        point = ((labels != clean_test).float().mean().item(), (labels == test.labels).float().mean().item())
+        curve = (*curve, (fraction * settings.max_passes, result.history[-1].fooling_rate if result else 0.0, *point))
+        perturbed = (test.images[shown] + v).clamp(0, 1)
+        strip = tuple(
+            StripImage(png, png_data_uri(x), CLASS_NAMES[clean_test[i]], CLASS_NAMES[labels[i]])
+            for png, x, i in zip(clean_pngs, perturbed, shown, strict=True)
+        )
+        return LiveView(settings, result, curve, live_figure(settings, curve), strip, fraction, message)
+
+    latest = view(None, (), 0.0, "Starting…")
+    run.publish(latest)
+    n = len(train)
+    options = settings.algorithm_options()
+    for snapshot in iter_universal_perturbation(net, train.images, **options, should_stop=run.should_stop):
+        record = snapshot.history[-1]
+        fraction = (record.pass_index - 1 + record.images_seen / n) / settings.max_passes
+        message = (
+            f"pass {record.pass_index} of {settings.max_passes}: fooling rate on the training images "
+            f"{record.fooling_rate:.0%} (best {snapshot.fooling_rate:.0%}), {record.seconds:.1f} s"
+        )
+        latest = view(snapshot, latest.curve, fraction, message)
+        run.publish(latest)
