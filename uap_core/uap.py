@@ -127,7 +127,9 @@ def iter_universal_perturbation(
         deepfool_options = {"num_candidates": num_candidates, "overshoot": overshoot, "max_iter": max_iter}
         steps = _paper_steps(model, images, clean, xi, p, generator, max_passes, report_every, deepfool_options, stop)
     else:
-        steps = _fast_steps(model, images, clean, xi, p, generator, max_passes, report_every, batch_size, step_size, stop)
+        steps = _fast_steps(
+            model, images, clean, xi, p, generator, max_passes, report_every, batch_size, step_size, stop
+        )
 
     best, best_rate = torch.zeros_like(images[0]), -1.0
     history: list[HistoryRecord] = []
