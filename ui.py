@@ -79,10 +79,6 @@ __all__ = [
     "subset",
 ]
 
-# UAP_TORCH_THREADS caps torch's threads per process (unset: torch's default, every core). A malformed
-# value is not fatal: torch keeps its default and every page says what was wrong (see apply_style).
-THREADS_PROBLEM = apply_torch_threads()
-
 # Pictures stay sharp however the browser scales them, and the page starts near the top of the screen.
 STYLE = """<style>
 [data-testid="stImage"] img, .uap-strip img { image-rendering: pixelated; }
@@ -93,5 +89,7 @@ STYLE = """<style>
 def apply_style() -> None:
     """Page-wide display tweaks and setting problems; app.py calls this once per run, before the page."""
     st.html(STYLE)
-    if THREADS_PROBLEM:
-        st.warning(THREADS_PROBLEM, icon=":material/settings_alert:")
+    # UAP_TORCH_THREADS caps torch's threads per process (unset: torch's default, every core). A malformed
+    # value is not fatal: torch keeps its default and every page says what was wrong.
+    if problem := apply_torch_threads():
+        st.warning(problem, icon=":material/settings_alert:")

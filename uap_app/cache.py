@@ -20,7 +20,7 @@ from .runs import RunManager
 
 LIVE_SLOTS = 1  # simultaneous live runs per server: on 2 cores one run at a time finishes most runs per minute
 KEPT_RUNS = 8  # finished live runs kept for visitors who ask for the same settings
-WATCHER_TIMEOUT_S = 1.0  # a run nobody has looked at for this long is stopped (pages look twice a second)
+WATCHER_TIMEOUT_S = 1.5  # a run nobody has looked at for this long is stopped (pages look twice a second)
 
 
 def data_root() -> str:

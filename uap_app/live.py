@@ -25,7 +25,7 @@ from .settings import LiveSettings
 
 LIVE_TEST_IMAGES = 1000  # held-out test images scored at every progress report
 STRIP_IMAGES = 8  # test images shown before/after on the live strip
-CHART_HEIGHT = 300  # px: the chart and the strip share one screen at 1280 x 720
+CHART_HEIGHT = 270  # px: the chart and the strip share one screen at 1280 x 720
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,15 @@ def live_figure(settings: LiveSettings, curve: tuple[tuple[float, float, float, 
     """The fooling-rate chart of a run so far (train and test fooling rate, test accuracy, the 1 − δ line)."""
     columns = list(zip(*curve, strict=True))
     fig = history_figure(*columns, 1 - settings.delta, settings.max_passes)
+    names = iter(("fooling rate, training images", "fooling rate, test images", "accuracy, test images"))
+    fig.for_each_trace(lambda trace: trace.update(name=next(names)))
     fig.update_layout(
         height=CHART_HEIGHT,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0, "font": {"size": 14}},
     )
     fig.update_yaxes(title_text=None)
+    fig.update_xaxes(title_text="passes over the training images", title_standoff=4)
     return fig
 
 
@@ -123,3 +126,36 @@ def run_live(run: Run) -> None:
         )
         latest = view(snapshot, latest.curve, fraction, message)
         run.publish(latest)
+
+
+def strip_html(strip: tuple[StripImage, ...]) -> str:
+    """The before/after strip as one HTML block: a row of clean test images with their predicted class,
+    and below it the same images plus v, framed red with ✗ when the class changed (fooled), green with ✓ if not.
+    """
+    fooled = sum(image.fooled for image in strip)
+
+    def cell(png: str, text: str, kind: str) -> str:
+        return f'<figure class="{kind}"><img src="{png}" alt=""><figcaption>{text}</figcaption></figure>'
+
+    clean = "".join(cell(image.clean_png, image.clean_label, "plain") for image in strip)
+    perturbed = "".join(
+        cell(image.perturbed_png, f"✗ {image.label}", "fooled")
+        if image.fooled
+        else cell(image.perturbed_png, f"✓ {image.label}", "kept")
+        for image in strip
+    )
+    return f"""<style>
+.uap-strip {{ display: grid; grid-template-columns: 4.2rem repeat({len(strip)}, 1fr); gap: 0.2rem 0.35rem;
+  align-items: start; font-size: 0.8rem; line-height: 1.1; }}
+.uap-strip .row-title {{ font-weight: 600; align-self: center; }}
+.uap-strip figure {{ margin: 0; text-align: center; }}
+.uap-strip img {{ width: 100%; image-rendering: pixelated; border: 3px solid #e1e4e8; box-sizing: border-box; }}
+.uap-strip .fooled img {{ border-color: rgb(200, 30, 45); }}
+.uap-strip .kept img {{ border-color: rgb(40, 140, 70); }}
+.uap-strip .fooled figcaption {{ color: rgb(200, 30, 45); font-weight: 700; }}
+.uap-strip .kept figcaption {{ color: rgb(40, 140, 70); }}
+.uap-strip-summary {{ font-size: 0.85rem; margin-top: 0.3rem; }}
+</style>
+<div class="uap-strip"><div class="row-title">Original</div>{clean}<div class="row-title">With v</div>{perturbed}</div>
+<div class="uap-strip-summary"><b>{fooled} of {len(strip)}</b> test images fooled right now
+(red frame, ✗: the class changed).</div>"""

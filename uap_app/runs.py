@@ -111,7 +111,7 @@ class RunManager:
             run.watchers[watcher] = now
             self._active[key] = run
             self._queue.append(run)
-            self._lock.notify()
+            self._lock.notify_all()  # the reaper waits on the same condition
             return run
 
     def heartbeat(self, run: Run, watcher: str) -> None:
@@ -141,10 +141,8 @@ class RunManager:
             typical = sum(self._durations) / len(self._durations) if self._durations else self._typical
             now = self._clock()
             # Each slot is busy for the rest of its current run, then takes queued runs in turn.
-            free_at = sorted(
-                [max(typical - (now - r.started_at), 0.0) for r in self._active.values() if r.state == RUNNING]
-                + [0.0] * self.slots
-            )[: self.slots]
+            busy = [max(typical - (now - r.started_at), 0.0) for r in self._active.values() if r.state == RUNNING]
+            free_at = sorted(busy + [0.0] * (self.slots - len(busy)))
             for _ in range(position - 1):
                 free_at[0] += typical
                 free_at.sort()
