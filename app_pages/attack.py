@@ -176,7 +176,9 @@ def live_panel() -> None:
             )
         view = run.snapshot
         if view is not None:
-            st.progress(min(max(view.fraction, 0.0), 1.0), text=view.message)
+            watchers = len(run.watchers)
+            audience = f"{watchers} visitor{'s' if watchers > 1 else ''} watching this run"
+            st.progress(min(max(view.fraction, 0.0), 1.0), text=f"{view.message} · {audience}")
     else:
         view = st.session_state.get(RESULT, (None, False))[0]
     if view is None:

@@ -8,6 +8,7 @@ read it without locks and without copying.
 from __future__ import annotations
 
 import base64
+import copy
 import io
 from dataclasses import dataclass
 
@@ -90,6 +91,19 @@ def live_figure(settings: LiveSettings, curve: tuple[tuple[float, float, float, 
     return fig
 
 
+def redrawn(styled: dict, curve: tuple[tuple[float, float, float, float], ...]) -> go.Figure:
+    """The chart of ``styled`` (a :func:`live_figure` as a dict) with the points of ``curve``.
+
+    Builds the figure without plotly's validation, which ``styled`` already passed: 2 ms instead of 55 ms
+    per progress report, time the run's thread would otherwise spend drawing instead of computing.
+    """
+    figure = copy.deepcopy(styled)
+    progress, *series = zip(*curve, strict=True)
+    for trace, values in zip(figure["data"], series, strict=True):
+        trace["x"], trace["y"] = list(progress), list(values)
+    return go.Figure(figure, _validate=False)
+
+
 def run_live(run: Run) -> None:
     """The work of a live run (for :class:`uap_app.runs.RunManager`): search, publishing a :class:`LiveView`
     at the start and at every progress report; returns promptly once ``run.should_stop()``."""
@@ -100,6 +114,7 @@ def run_live(run: Run) -> None:
     clean_test = predict(net, test.images)
     shown = diverse_indices(test.labels, STRIP_IMAGES)
     clean_pngs = [png_data_uri(test.images[i]) for i in shown]
+    styled = live_figure(settings, ((0.0, 0.0, 0.0, 0.0),)).to_dict()
 
     def view(result: UAPResult | None, curve: tuple, fraction: float, message: str) -> LiveView:
         v = torch.zeros_like(test.images[0]) if result is None else result.current
@@ -111,7 +126,7 @@ def run_live(run: Run) -> None:
             StripImage(png, png_data_uri(x), CLASS_NAMES[clean_test[i]], CLASS_NAMES[labels[i]])
             for png, x, i in zip(clean_pngs, perturbed, shown, strict=True)
         )
-        return LiveView(settings, result, curve, live_figure(settings, curve), strip, fraction, message)
+        return LiveView(settings, result, curve, redrawn(styled, curve), strip, fraction, message)
 
     latest = view(None, (), 0.0, "Starting…")
     run.publish(latest)
