@@ -199,11 +199,16 @@ SLOW = "n_train=8000&max_passes=10"  # about a minute on 2 cores: time to look a
 FIRST_REPORT = "pass 1 of 10"
 
 
-def test_live_chart_and_strip_on_one_projector_screen(app_url, browser):
-    page = new_session(browser, 1280, 720)
-    open_live(page, app_url, f"{SLOW}&seed=11")
+def start_slow_run(page: Page, url: str, seed: int) -> None:
+    """Press Run on a run long enough to look at, and wait for its first progress report."""
+    open_live(page, url, f"{SLOW}&seed={seed}")
     page.locator(".st-key-run button").click()
     expect(page.locator('[data-testid="stProgress"]')).to_contain_text(FIRST_REPORT, timeout=RUN_TIMEOUT_MS)
+
+
+def test_live_chart_and_strip_on_one_projector_screen(app_url, browser):
+    page = new_session(browser, 1280, 720)
+    start_slow_run(page, app_url, seed=11)
     expect(page.locator(".uap-strip figure")).to_have_count(16)  # 8 test images, before and after
     OUTPUT.mkdir(exist_ok=True)
     for width, height in ((1280, 720), (1920, 1080)):  # a projector, then a large screen, during the same run
@@ -223,9 +228,7 @@ def test_live_chart_and_strip_on_one_projector_screen(app_url, browser):
 
 def test_a_second_session_joins_the_run_in_flight(app_url, browser):
     first, second = new_session(browser), new_session(browser)
-    open_live(first, app_url, f"{SLOW}&seed=12")
-    first.locator(".st-key-run button").click()
-    expect(first.locator('[data-testid="stProgress"]')).to_contain_text(FIRST_REPORT, timeout=RUN_TIMEOUT_MS)
+    start_slow_run(first, app_url, seed=12)
     open_live(second, app_url, f"{SLOW}&seed=12")
     second.locator(".st-key-run button").click()
     for page in (first, second):  # one run, two watchers, the same chart
@@ -240,9 +243,7 @@ def test_a_second_session_joins_the_run_in_flight(app_url, browser):
 
 def test_the_queue_starts_a_waiting_run_by_itself_when_stop_frees_the_slot(app_url, browser):
     first, second = new_session(browser), new_session(browser)
-    open_live(first, app_url, f"{SLOW}&seed=13")
-    first.locator(".st-key-run button").click()
-    expect(first.locator('[data-testid="stProgress"]')).to_contain_text(FIRST_REPORT, timeout=RUN_TIMEOUT_MS)
+    start_slow_run(first, app_url, seed=13)
     open_live(second, app_url, "n_train=50&max_passes=1&seed=14")
     second.locator(".st-key-run button").click()
     expect(second.get_by_text("number 1 in the queue")).to_be_visible(timeout=30_000)
