@@ -53,32 +53,30 @@ for notice in st.session_state.get(NOTICES, []):
     st.warning(notice, icon=":material/link_off:")
 
 row = st.columns([1.3, 1.5, 0.8, 0.8], gap="medium")
-model_name = row[0].selectbox(
+row[0].selectbox(
     "Model",
     MODEL_NAMES,
     key="model",
     format_func=lambda name: f"{name} ({model_card(name)['test_accuracy']:.1%} test accuracy)",
 )
-algorithm = row[1].radio(
-    "Algorithm", ALGORITHMS[::-1], key="algorithm", format_func=ALGORITHM_TEXT.get, horizontal=True
-)
+row[1].radio("Algorithm", ALGORITHMS[::-1], key="algorithm", format_func=ALGORITHM_TEXT.get, horizontal=True)
 norm = row[2].radio(
     "Norm", ("inf", "2"), key="norm", horizontal=True, format_func=lambda n: f"ℓ{'∞' if n == 'inf' else '2'}"
 )
-seed = row[3].number_input("Random seed", min_value=0, max_value=9999, step=1, key="seed")
+row[3].number_input("Random seed", min_value=0, max_value=9999, step=1, key="seed")
 
 row = st.columns([1.3, 1.5, 0.8, 0.8], gap="medium")
 low, high, step = XI_RANGES[norm]
-xi = row[0].slider(
+row[0].slider(
     f"ξ, the largest {norm_label(float(norm))} norm of v", low, high, step=step, key=f"xi_{norm}",
     help="ℓ∞: every pixel changes by at most ξ (0 to 1 scale). ℓ2: the Euclidean length of v, in pixel units.",
 )  # fmt: skip
-delta = row[1].slider(
+row[1].slider(
     f"δ: stop at the target fooling rate 1 − δ = {1 - st.session_state['delta']:.0%}",
     0.05, 0.95, step=0.05, key="delta",
 )  # fmt: skip
-n_train = row[2].select_slider("Training images", TRAIN_SIZES, key="n_train")
-max_passes = row[3].slider("Passes at most", 1, 10, key="max_passes")
+row[2].select_slider("Training images", TRAIN_SIZES, key="n_train")
+row[3].slider("Passes at most", 1, 10, key="max_passes")
 
 
 def current_settings() -> LiveSettings:
