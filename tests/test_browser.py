@@ -250,10 +250,12 @@ def test_the_queue_starts_a_waiting_run_by_itself_when_stop_frees_the_slot(app_u
     first.get_by_role("button", name="Stop").click()
     stopped_at = time.monotonic()
     # Nobody presses anything on the second page: its run starts by itself and ends with the results.
+    expect(second.locator('[data-testid="stProgress"]')).to_contain_text("watching this run", timeout=60_000)
+    started = time.monotonic() - stopped_at
     expect(second.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
     waited = time.monotonic() - stopped_at
     expect(second.get_by_text("Used all 1 pass")).to_be_visible()
     expect(first.get_by_text("showing the best perturbation found so far")).to_be_visible()
-    print(f"queued run finished {waited:.1f} s after Stop on the other page")
+    print(f"queued run started {started:.1f} s and finished {waited:.1f} s after Stop on the other page")
     for page in (first, second):
         page.context.close()
