@@ -22,7 +22,7 @@ from uap_core.norms import norm_label, rescale
 from uap_core.report import metrics_dict
 
 WATCHING, RESULT, RUNS, WATCHER = "attack_watching", "attack_result", "attack_runs", "attack_watcher"
-URL, NOTICES = "attack_url", "attack_url_notices"
+URL, NOTICES, ERROR = "attack_url", "attack_url_notices", "attack_error"
 REFRESH_S = 0.5  # how often the live panel reads the run's snapshot (and tells the server it is watched)
 GRID_IMAGES = 12
 ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Algorithm 1, slow)"}
@@ -120,6 +120,7 @@ def finish(run, stopped: bool) -> None:
 def start() -> None:
     """Run: join, reuse or queue the run of the current settings (a callback, so Stop is ready at once)."""
     st.session_state[NOTICES] = []
+    st.session_state.pop(ERROR, None)
     if (previous := st.session_state.get(WATCHING)) is not None:
         runs.leave(previous, watcher)
     st.session_state[RUNS] = st.session_state.get(RUNS, 0) + 1  # keys the rescale slider of this run's result
@@ -163,8 +164,9 @@ def live_panel() -> None:
             st.rerun()
         if run.state == FAILED:
             st.session_state.pop(WATCHING, None)
-            st.error(f"The run failed: {run.error}", icon=":material/error:")
-            return
+            st.session_state[RESULT] = (None, False)
+            st.session_state[ERROR] = run.error
+            st.rerun()
         if run.state == QUEUED:
             position, wait = runs.position(run), runs.estimate(run)
             st.info(
@@ -192,7 +194,9 @@ live_panel()
 
 view, stopped = st.session_state.get(RESULT, (None, False))
 if view is None or view.result is None:
-    if view is not None:
+    if ERROR in st.session_state:
+        st.error(f"The run failed: {st.session_state[ERROR]}", icon=":material/error:")
+    elif stopped:
         st.warning("Stopped before the first progress report: nothing to show yet.", icon=":material/stop_circle:")
     st.stop()
 
