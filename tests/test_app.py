@@ -80,6 +80,9 @@ def test_small_run_gives_metric_cards():
     fooling = float(cards["Fooling rate (test images)"].rstrip("%")) / 100
     assert 0 <= fooling <= 1
     assert cards["‖v‖∞ = 51/255"] == "0.200"  # ξ = 0.2, the default, is used in full
+    latest = app.session_state["uap_latest"]  # for the other pages (contract 5)
+    assert latest["perturbation"].shape == (1, 28, 28) and latest["p"] == float("inf") and latest["model"] == "convnet"
+    assert abs(latest["perturbation"].abs().max().item() - 0.2) < 1e-6 and "50 training images" in latest["description"]
     # Rescaling the found pattern re-evaluates it without a new search.
     rescale = next(slider for slider in app.slider if slider.label.startswith("Rescale the found pattern"))
     rescale.set_value(0.1).run()
