@@ -86,7 +86,17 @@ def visitor(browser) -> Page:
 
 
 def open_live(page: Page, url: str, query: str = "") -> None:
-    page.goto(f"{url}/attack{'?' + query if query else ''}")
+    go_to_live(page, url, query)
+    ready(page)
+
+
+def go_to_live(page: Page, url: str, query: str = "") -> None:
+    """Start loading the live page without waiting for it (so many pages load at once)."""
+    page.goto(f"{url}/attack{'?' + query if query else ''}", wait_until="commit")
+
+
+def ready(page: Page) -> None:
+    """Wait until the page's script has run and Run can be pressed."""
     page.wait_for_selector(".st-key-run button:not([disabled])")
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
 
@@ -134,7 +144,9 @@ def crowds(browser, python: str, sessions: int, seeded: int, growth_runs: int) -
         open_live(warm, url)
         pages = [visitor(browser) for _ in range(sessions)]
         for page in pages:
-            open_live(page, url)
+            go_to_live(page, url)
+        for page in pages:
+            ready(page)
         memory.reset_peak()
         clicks = [press_run(page) for page in pages]
         figures["crowd_click_spread_s"] = clicks[-1] - clicks[0]
@@ -154,7 +166,9 @@ def crowds(browser, python: str, sessions: int, seeded: int, growth_runs: int) -
 
         pages = [visitor(browser) for _ in range(seeded)]
         for seed, page in enumerate(pages, start=1):
-            open_live(page, url, f"seed={seed}")
+            go_to_live(page, url, f"seed={seed}")
+        for page in pages:
+            ready(page)
         clicks = [press_run(page) for page in pages]
         done = []
         for page in pages:  # nobody presses again: queued runs start by themselves
@@ -168,10 +182,17 @@ def crowds(browser, python: str, sessions: int, seeded: int, growth_runs: int) -
         for page in pages:
             page.context.close()
 
-        page = visitor(browser)
+        page = visitor(browser)  # one visitor changing the seed between runs, as a student playing with it would
+        open_live(page, url, "n_train=8000&max_passes=1&seed=1000")
+        seed_box = page.get_by_label("Random seed")
         for i, seed in enumerate(range(1000, 1000 + growth_runs)):
-            open_live(page, url, f"n_train=8000&max_passes=1&seed={seed}")
+            if i:
+                seed_box.fill(str(seed))
+                seed_box.press("Enter")
+                page.wait_for_function(f"() => location.search.includes('seed={seed}')")
+                ready(page)
             press_run(page)
+            page.wait_for_function(f"() => document.querySelectorAll('{METRICS}').length === 0")
             page.locator(METRICS).nth(4).wait_for()
             if i == 0:
                 page.wait_for_timeout(1000)
