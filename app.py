@@ -31,4 +31,5 @@ PAGES = {
     ],
 }
 
-st.navigation({section: pages for section, pages in PAGES.items() if pages}).run()
+# The menu sits at the top, so a 1280-pixel projector gives the pages its whole width.
+st.navigation({section: pages for section, pages in PAGES.items() if pages}, position="top").run()

@@ -1,151 +1,207 @@
 """Attack page: build a universal perturbation live, watch the fooling rate climb, then inspect what it does.
 
-The run's latest snapshot lives in ``st.session_state`` and is rewritten at every progress report,
-so Stop (or any other click, which reruns the page and interrupts the run) leaves the best
-perturbation found so far, and the results below are always drawn from the session state.
+The search runs in the server's worker threads (:mod:`uap_app.runs`), not in this script: the page asks
+for the run of its settings (joining one in flight, or served at once when it has finished before, or
+queued), then a fragment reads the run's latest snapshot twice a second, which also tells the server
+that somebody is still watching. When the run ends, or on Stop, the snapshot becomes this session's
+result, and the results below are drawn from the session state. The settings live in the URL.
 """
 
 import json
-import math
+import uuid
 
 import streamlit as st
 
 import ui
-from uap_core import ALGORITHMS, DEFAULT_MODEL, MODEL_NAMES, iter_universal_perturbation, model_card
-from uap_core.figures import class_flow_figure, history_figure, perturbation_figure
-from uap_core.metrics import predict
+from uap_app.live import strip_html
+from uap_app.runs import DONE, FAILED, QUEUED, STOPPED
+from uap_app.settings import DEFAULT_XI, TRAIN_SIZES, XI_RANGES, LiveSettings, from_query
+from uap_core import ALGORITHMS, MODEL_NAMES, model_card
+from uap_core.figures import class_flow_figure, perturbation_figure
 from uap_core.norms import norm_label, rescale
 from uap_core.report import metrics_dict
 
-RUN = "attack_run"  # session-state key of the latest run: settings, snapshot, live curve
-LIVE_TEST_IMAGES = 1000  # held-out test images scored at every progress report
+WATCHING, RESULT, RUNS, WATCHER = "attack_watching", "attack_result", "attack_runs", "attack_watcher"
+URL, NOTICES, ERROR = "attack_url", "attack_url_notices", "attack_error"
+REFRESH_S = 0.5  # how often the live panel reads the run's snapshot (and tells the server it is watched)
 GRID_IMAGES = 12
-TRAIN_SIZES = (50, 100, 200, 500, 1000, 2000, 4000, 8000)
-XI_SLIDERS = {"inf": (0.02, 0.40, 0.01), "2": (0.5, 8.0, 0.1)}  # norm -> (min, max, step), pixel units
-ALGORITHM_TEXT = {"fast": "fast (batched gradient steps)", "paper": "paper (Algorithm 1 with DeepFool; slow)"}
-DEFAULTS = {
-    "model": DEFAULT_MODEL,
-    "algorithm": "fast",
-    "norm": "inf",
-    "xi_inf": 0.2,
-    "xi_2": 4.0,
-    "delta": 0.2,
-    "n_train": 500,
-    "max_passes": 5,
-    "seed": 0,
-}  # about 10 s on a 2-core machine
+ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Algorithm 1, slow)"}
+WIDGET_KEYS = ("model", "algorithm", "norm", "delta", "n_train", "max_passes", "seed")
 
 ui.require_data()
+runs = ui.live_runs()
+watcher = st.session_state.setdefault(WATCHER, uuid.uuid4().hex)
 
-# The controls take their values from the session state (defaults first): Streamlit drops the values of
-# widgets not on screen, so writing them back keeps the controls as they were after a visit to another page.
-for key, default in DEFAULTS.items():
-    st.session_state[key] = st.session_state.get(key, default)
+# ---------------------------------------------------------------- settings: the URL, then the controls
+# A link with settings (a new visit, or an address edited by hand) sets the controls; an address without
+# them (a visit from another page) leaves the session's controls as they were. Streamlit drops the values
+# of widgets not on screen, so they are written back from the session state (defaults first).
+query = st.query_params.to_dict()
+if query and query != st.session_state.get(URL):
+    wanted, st.session_state[NOTICES] = from_query(query)
+    for key in WIDGET_KEYS:
+        st.session_state[key] = getattr(wanted, key)
+    st.session_state[f"xi_{wanted.norm}"] = wanted.xi
+defaults = LiveSettings()
+for key in WIDGET_KEYS:
+    st.session_state[key] = st.session_state.get(key, getattr(defaults, key))
+for norm_key, xi_default in DEFAULT_XI.items():
+    st.session_state[f"xi_{norm_key}"] = st.session_state.get(f"xi_{norm_key}", xi_default)
 
 st.title("Build a universal perturbation, live")
-st.markdown(
-    "Choose how large the perturbation may be (ξ) and which fooling rate to aim for (1 − δ), then press **Run**. "
-    "The perturbation is built from training images and checked, while it grows, on test images it never sees."
-)
+for notice in st.session_state.get(NOTICES, []):
+    st.warning(notice, icon=":material/link_off:")
 
-# ---------------------------------------------------------------- controls
-row = st.columns(4, gap="medium")
-model_name = row[0].selectbox(
+row = st.columns([1.3, 1.5, 0.8, 0.8], gap="medium")
+row[0].selectbox(
     "Model",
     MODEL_NAMES,
     key="model",
     format_func=lambda name: f"{name} ({model_card(name)['test_accuracy']:.1%} test accuracy)",
 )
-algorithm = row[1].radio("Algorithm", ALGORITHMS[::-1], key="algorithm", format_func=ALGORITHM_TEXT.get)
+row[1].radio("Algorithm", ALGORITHMS[::-1], key="algorithm", format_func=ALGORITHM_TEXT.get, horizontal=True)
 norm = row[2].radio(
     "Norm", ("inf", "2"), key="norm", horizontal=True, format_func=lambda n: f"ℓ{'∞' if n == 'inf' else '2'}"
 )
-seed = row[3].number_input("Random seed", min_value=0, max_value=9999, step=1, key="seed")
+row[3].number_input("Random seed", min_value=0, max_value=9999, step=1, key="seed")
 
-row = st.columns(4, gap="medium")
-low, high, step = XI_SLIDERS[norm]
-xi = row[0].slider(f"ξ, the largest {norm_label(float(norm))} norm of v", low, high, step=step, key=f"xi_{norm}")
-p = math.inf if norm == "inf" else 2.0
-row[0].caption(f"ξ = {ui.format_size(xi, p)}" + (" grey levels per pixel" if norm == "inf" else " (pixel units)"))
-delta = row[1].slider("δ", 0.05, 0.95, step=0.05, key="delta", help="The search stops when 1 − δ is reached.")
-row[1].caption(f"target fooling rate 1 − δ = {1 - delta:.0%}")
-n_train = row[2].select_slider("Training images used to build v", TRAIN_SIZES, key="n_train")
-max_passes = row[3].slider("Maximum passes over them", 1, 10, key="max_passes")
-
-settings = {
-    "model": model_name,
-    "algorithm": algorithm,
-    "norm": norm,
-    "xi": xi,
-    "delta": delta,
-    "n_train": n_train,
-    "max_passes": max_passes,
-    "seed": int(seed),
-}
-run_clicked = st.button("Run", type="primary", key="run", icon=":material/play_arrow:")
-progress_area = st.container()  # progress bar and Stop, between the Run button and the chart
-chart_slot = st.empty()
+row = st.columns([1.3, 1.5, 0.8, 0.8], gap="medium")
+low, high, step = XI_RANGES[norm]
+row[0].slider(
+    f"ξ, the largest {norm_label(float(norm))} norm of v", low, high, step=step, key=f"xi_{norm}",
+    help="ℓ∞: every pixel changes by at most ξ (0 to 1 scale). ℓ2: the Euclidean length of v, in pixel units.",
+)  # fmt: skip
+row[1].slider(
+    f"δ: stop at the target fooling rate 1 − δ = {1 - st.session_state['delta']:.0%}",
+    0.05, 0.95, step=0.05, key="delta",
+)  # fmt: skip
+row[2].select_slider("Training images", TRAIN_SIZES, key="n_train")
+row[3].slider("Passes at most", 1, 10, key="max_passes")
 
 
-# ---------------------------------------------------------------- the run
-def live_figure(run: dict):
-    """The fooling-rate chart of a run so far (train and test fooling rate, test accuracy, target line)."""
-    curve = run["curve"]
-    return history_figure(
-        [c[0] for c in curve],
-        [c[1] for c in curve],
-        [c[2] for c in curve],
-        [c[3] for c in curve],
-        1 - run["settings"]["delta"],
-        run["settings"]["max_passes"],
-        "Fooling rate while v is being built",
+def current_settings() -> LiveSettings:
+    """The settings the controls show (callbacks run before the widgets, so read the session state)."""
+    state = st.session_state
+    xi_now, delta_now = round(state[f"xi_{state.norm}"], 6), round(state.delta, 6)
+    return LiveSettings(
+        state.model,
+        state.algorithm,
+        state.norm,
+        xi_now,
+        delta_now,
+        *map(int, (state.n_train, state.max_passes, state.seed)),
     )
 
 
-def build(report: ui.ProgressCallback) -> None:
-    """Run the search, saving the snapshot and the live curve in the session state after every report."""
-    st.session_state.pop(RUN, None)  # only now: a busy server leaves the previous result in place
-    net = ui.model(model_name)
-    train = ui.subset("train", n_train, int(seed))
-    test = ui.subset("test", LIVE_TEST_IMAGES)
-    clean_test = predict(net, test.images)
-
-    def on_test(v) -> tuple[float, float]:
-        """Fooling rate and accuracy on the held-out test images, from one forward pass."""
-        labels = predict(net, test.images, v)
-        return (labels != clean_test).float().mean().item(), (labels == test.labels).float().mean().item()
-
-    # Curve points: (passes done, train fooling rate, test fooling rate, test accuracy).
-    run = {"settings": settings, "result": None, "curve": [(0.0, 0.0, *on_test(None))]}
-    n = len(train)
-    for snapshot in iter_universal_perturbation(net, train.images, xi, norm, delta, max_passes, int(seed), algorithm):
-        record = snapshot.history[-1]
-        done = record.pass_index - 1 + record.images_seen / n
-        curve_point = (done, record.fooling_rate, *on_test(snapshot.current))
-        run = {**run, "result": snapshot, "curve": [*run["curve"], curve_point]}
-        st.session_state[RUN] = run
-        report(
-            done / max_passes,
-            f"pass {record.pass_index} of {max_passes}: fooling rate on the training images "
-            f"{record.fooling_rate:.0%} (best {snapshot.fooling_rate:.0%}), {record.seconds:.1f} s",
-        )
-        with chart_slot:
-            ui.show_figure(live_figure(run), key=f"live_{len(run['curve'])}")
+settings = current_settings()
+if settings.to_query() != query:
+    st.query_params.from_dict(settings.to_query())
+st.session_state[URL] = settings.to_query()
 
 
-if run_clicked:
-    with progress_area:
-        ui.run_task(build, "Starting…")
+# ---------------------------------------------------------------- Run and Stop
+def finish(run, stopped: bool) -> None:
+    """Make the run's latest snapshot this session's result, and share its perturbation with other pages."""
+    view = run.snapshot
+    st.session_state.pop(WATCHING, None)
+    st.session_state[RESULT] = (view, stopped)
+    if view is not None and view.result is not None:
+        used = view.settings
+        st.session_state["uap_latest"] = {
+            "perturbation": view.result.perturbation,
+            "p": view.result.p,
+            "model": used.model,
+            "description": f"built on the live page ({used.algorithm}, {norm_label(view.result.p)} "
+            f"ξ = {ui.format_size(used.xi, view.result.p)}, {used.n_train} training images, seed {used.seed}"
+            f"{', stopped early' if stopped else ''})",
+        }
 
-run = st.session_state.get(RUN)
-if run is None or run["result"] is None:
-    st.info("Press **Run** to build a perturbation with these settings (about 10 s with the defaults).")
+
+def start() -> None:
+    """Run: join, reuse or queue the run of the current settings (a callback, so Stop is ready at once)."""
+    st.session_state[NOTICES] = []
+    st.session_state.pop(ERROR, None)
+    if (previous := st.session_state.get(WATCHING)) is not None:
+        runs.leave(previous, watcher)
+    st.session_state[RUNS] = st.session_state.get(RUNS, 0) + 1  # keys the rescale slider of this run's result
+    st.session_state.pop(RESULT, None)
+    st.session_state[WATCHING] = runs.request(current_settings(), watcher)
+
+
+def stop() -> None:
+    """Stop: keep the best perturbation so far; the run goes on only if another visitor still watches it."""
+    if (run := st.session_state.get(WATCHING)) is not None:
+        runs.leave(run, watcher)
+        finish(run, stopped=run.state != DONE)
+
+
+buttons = st.columns([1, 1, 5], vertical_alignment="center")
+buttons[0].button("Run", type="primary", key="run", icon=":material/play_arrow:", width="stretch", on_click=start)
+buttons[1].button(
+    "Stop", key="stop", icon=":material/stop_circle:", disabled=WATCHING not in st.session_state, width="stretch",
+    help="Stop now and keep the best perturbation found so far.", on_click=stop,
+)  # fmt: skip
+watching = st.session_state.get(WATCHING)
+if watching is None and RESULT not in st.session_state:
+    buttons[2].markdown(
+        "Press **Run**: the fooling rate is drawn live, on training images and on test images v never sees."
+    )
+
+
+# ---------------------------------------------------------------- the live panel
+@st.fragment(run_every=REFRESH_S if watching is not None else None)
+def live_panel() -> None:
+    """Progress, the fooling-rate chart and the before/after strip, from the latest snapshot of the run."""
+    run = st.session_state.get(WATCHING)
+    if run is not None:
+        runs.heartbeat(run, watcher)
+        if run.state == STOPPED:
+            # Nobody watched it for a moment (a browser pauses a page's timers while a tab is hidden or busy):
+            # ask again, which rejoins the run if another visitor restarted it, or queues it anew.
+            run = st.session_state[WATCHING] = runs.request(run.key, watcher)
+        if run.state == DONE:
+            finish(run, stopped=False)
+            st.rerun()
+        if run.state == FAILED:
+            st.session_state.pop(WATCHING, None)
+            st.session_state[RESULT] = (None, False)
+            st.session_state[ERROR] = run.error
+            st.rerun()
+        if run.state == QUEUED:
+            position, wait = runs.position(run), runs.estimate(run)
+            st.info(
+                f"Waiting for a free slot: number {position or 1} in the queue, starting in about {wait:.0f} s. "
+                "It starts by itself; keep this page open.",
+                icon=":material/hourglass_top:",
+            )
+        view = run.snapshot
+        if view is not None:
+            watchers = len(run.watchers)
+            audience = f"{watchers} visitor{'s' if watchers > 1 else ''} watching this run"
+            st.progress(min(max(view.fraction, 0.0), 1.0), text=f"{view.message} · {audience}")
+    else:
+        view = st.session_state.get(RESULT, (None, False))[0]
+    if view is None:
+        return
+    chart, strip = st.columns([1, 1.35], gap="medium")
+    with chart:
+        st.plotly_chart(view.figure, width="stretch", theme=None, key="live_chart", config={"displaylogo": False})
+    with strip:
+        st.html(strip_html(view.strip))
+
+
+live_panel()
+
+view, stopped = st.session_state.get(RESULT, (None, False))
+if view is None or view.result is None:
+    if ERROR in st.session_state:
+        st.error(f"The run failed: {st.session_state[ERROR]}", icon=":material/error:")
+    elif stopped:
+        st.warning("Stopped before the first progress report: nothing to show yet.", icon=":material/stop_circle:")
     st.stop()
 
 # ---------------------------------------------------------------- results (drawn from the session state)
-with chart_slot:
-    ui.show_figure(live_figure(run), key="live_final")
-result, used = run["result"], run["settings"]
+result, used = view.result, view.settings
 if not result.finished:
     st.warning(
         f"Stopped after {result.seconds:.1f} s: showing the best perturbation found so far.",
@@ -162,28 +218,28 @@ else:
         f"{result.fooling_rate:.1%} (target {result.target:.0%})."
     )
 if used != settings:
-    st.caption("The controls above have changed since this run: press **Run** to recompute with them.")
+    st.caption("The controls above have changed since this run: press **Run** to compute with them.")
 
 st.header("What the perturbation does")
-low, high, step = XI_SLIDERS[used["norm"]]
+low, high, step = XI_RANGES[used.norm]
 shown_xi = st.slider(
     f"Rescale the found pattern to another size ξ ({norm_label(result.p)})",
     min(low, result.xi),
     max(high, result.xi),
     result.xi,
     step,
-    key=f"rescale_{id(result)}",
+    key=f"rescale_{st.session_state.get(RUNS, 0)}",
 )
 st.caption(
     "This slider only rescales the pattern found by the last run and re-evaluates it on the test images, "
     "instantly; **Run** searches for a new pattern."
 )
 v = result.perturbation if shown_xi == result.xi else rescale(result.perturbation, shown_xi, result.p)
-evaluation = ui.evaluation(used["model"], v, result.p)
+evaluation = ui.evaluation(used.model, v, result.p)
 ui.metric_cards(evaluation)
 st.caption(
     f"On all {evaluation.clean_labels.numel():,} test images; the perturbation was built from "
-    f"{used['n_train']} training images."
+    f"{used.n_train} training images."
 )
 
 left, right = st.columns([2, 3], gap="large")
@@ -200,16 +256,16 @@ with right:
 
 st.subheader("Test images before and after")
 test = ui.dataset("test")
-ui.prediction_rows(ui.model(used["model"]), test.images[ui.diverse_indices(test.labels, GRID_IMAGES)], v)
+ui.prediction_rows(ui.model(used.model), test.images[ui.diverse_indices(test.labels, GRID_IMAGES)], v)
 
 st.subheader("Download")
 metrics = metrics_dict(
     result,
     evaluation,
-    model=used["model"],
-    n_train=used["n_train"],
-    seed=used["seed"],
-    max_passes=used["max_passes"],
+    model=used.model,
+    n_train=used.n_train,
+    seed=used.seed,
+    max_passes=used.max_passes,
     shown_xi=shown_xi,
 )
-ui.perturbation_downloads(v, json.dumps(metrics, indent=2), stem=f"uap-{used['model']}-{used['norm']}")
+ui.perturbation_downloads(v, json.dumps(metrics, indent=2), stem=f"uap-{used.model}-{used.norm}")

@@ -1,6 +1,8 @@
 """The web app under Streamlit's AppTest: every page renders, a small run yields the metric cards,
-and a missing data set gives the friendly message instead of a traceback."""
+the live page's settings come from the URL (bad values fall back with a notice), and a missing data set
+or a bad setting gives a friendly message instead of a traceback."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,22 @@ FINDINGS = ("sample_size", "random_noise", "dominant_labels", "diversity", "tran
 PAGES = ("app_pages/home.py", "app_pages/attack.py", *(f"app_pages/{name}.py" for name in FINDINGS))
 
 
-def open_page(page: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.query_params.update(query or {})
     if page != PAGES[0]:
-        app.switch_page(page).run()
+        app.switch_page(page)
+    return app.run()
+
+
+def wait_for_result(app: AppTest) -> AppTest:
+    """Rerun the page (as its live panel does twice a second) until the server's run has given a result."""
+    deadline = time.monotonic() + TIMEOUT
+    while not app.metric:
+        assert not app.exception and not app.error, (app.exception, app.error)
+        assert time.monotonic() < deadline, "no result in time"
+        time.sleep(0.3)
+        app.run()
     return app
 
 
@@ -59,12 +73,16 @@ def test_small_run_gives_metric_cards():
     app.select_slider(key="n_train").set_value(50)
     app.slider(key="max_passes").set_value(1)
     app.button(key="run").click().run()
+    wait_for_result(app)
     assert not app.exception
     cards = {metric.label: metric.value for metric in app.metric}
     assert len(cards) == 5
     fooling = float(cards["Fooling rate (test images)"].rstrip("%")) / 100
     assert 0 <= fooling <= 1
     assert cards["‖v‖∞ = 51/255"] == "0.200"  # ξ = 0.2, the default, is used in full
+    latest = app.session_state["uap_latest"]  # for the other pages (contract 5)
+    assert latest["perturbation"].shape == (1, 28, 28) and latest["p"] == float("inf") and latest["model"] == "convnet"
+    assert abs(latest["perturbation"].abs().max().item() - 0.2) < 1e-6 and "50 training images" in latest["description"]
     # Rescaling the found pattern re-evaluates it without a new search.
     rescale = next(slider for slider in app.slider if slider.label.startswith("Rescale the found pattern"))
     rescale.set_value(0.1).run()
@@ -72,6 +90,13 @@ def test_small_run_gives_metric_cards():
     rescaled = {metric.label: metric.value for metric in app.metric}
     assert next(value for label, value in rescaled.items() if label.startswith("‖v‖∞")) == "0.100"
     rescale.set_value(0.2).run()
+    # A new run gets a fresh rescale slider (keyed by a run counter), not the old one's value.
+    rescale.set_value(0.1).run()
+    app.button(key="run").click().run()
+    wait_for_result(app)
+    rescale = next(slider for slider in app.slider if slider.label.startswith("Rescale the found pattern"))
+    assert rescale.value == 0.2
+    assert {metric.label: metric.value for metric in app.metric} == cards  # the same settings: the same run
     # The results come from the session state: they are still there after a visit to another page.
     app.switch_page("app_pages/home.py").run()
     app.switch_page("app_pages/attack.py").run()
@@ -90,19 +115,92 @@ def test_missing_data_gives_a_friendly_message(tmp_path, monkeypatch):
         assert not app.metric, page
 
 
-def test_busy_server_asks_to_wait():
+def test_busy_server_asks_to_wait_for_a_recompute():
     import ui
 
     slots = ui._run_slots()
     taken = [slots.acquire(blocking=False) for _ in range(ui.MAX_HEAVY_RUNS)]
     try:
-        app = open_page("app_pages/attack.py")
-        app.button(key="run").click().run()
+        app = open_page("app_pages/transfer.py")
+        app.button(key="finding_transfer_run").click().run()
         assert not app.exception
         assert any(ui.BUSY_MESSAGE in warning.value for warning in app.warning)
-        assert not app.metric
+        assert "shipped, computed by" in " ".join(caption.value for caption in app.caption)
     finally:
         for ok in taken:
             if ok:
                 slots.release()
     assert all(taken)
+
+
+def test_an_interrupted_recompute_releases_its_slot():
+    """Stop on a findings page reruns the script, which interrupts the recompute inside heavy_run."""
+
+    def page():
+        import streamlit as st
+
+        import ui
+
+        with ui.heavy_run("a recompute") as report:
+            report(0.5, "half-way")
+            if not st.session_state.get("interrupted"):
+                st.session_state.interrupted = True
+                st.rerun()  # what a click on Stop does to the running script
+
+    app = AppTest.from_function(page, default_timeout=TIMEOUT).run()
+    assert not app.exception and app.session_state["interrupted"]
+    import ui
+
+    slots = ui._run_slots()
+    taken = [slots.acquire(blocking=False) for _ in range(ui.MAX_HEAVY_RUNS)]
+    for ok in taken:
+        if ok:
+            slots.release()
+    assert all(taken), "a slot was not released"
+
+
+def test_settings_come_from_the_url():
+    app = open_page("app_pages/attack.py", {"norm": "2", "xi": "3", "seed": "7", "algorithm": "paper"})
+    assert not app.exception and not app.warning
+    assert app.radio(key="norm").value == "2" and app.slider(key="xi_2").value == 3.0
+    assert app.number_input(key="seed").value == 7 and app.radio(key="algorithm").value == "paper"
+    assert app.query_params["xi"] == "3" and app.query_params["n_train"] == "500"  # the rest written back
+    app.number_input(key="seed").set_value(8).run()
+    assert app.query_params["seed"] == "8"  # the address follows the controls, so it can be bookmarked
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ({"xi": "abc"}, "xi"),
+        ({"norm": "2", "xi": "0.2"}, "xi"),  # in range for ℓ∞, not for ℓ2
+        ({"seed": "-3"}, "seed"),
+        ({"seed": "1.5"}, "seed"),
+        ({"n_train": "123"}, "n_train"),
+        ({"max_passes": "1e9"}, "max_passes"),
+        ({"delta": "nan"}, "delta"),
+        ({"model": "resnet"}, "model"),
+        ({"algorithm": ""}, "algorithm"),
+        ({"norm": "7"}, "norm"),
+    ],
+)
+def test_a_malformed_url_value_falls_back_to_the_default_with_a_notice(query, name):
+    app = open_page("app_pages/attack.py", query)
+    assert not app.exception
+    notices = [warning.value for warning in app.warning]
+    assert len(notices) == 1 and f"`{name}=" in notices[0] and "using the default" in notices[0]
+    defaults = {"xi": "0.2", "seed": "0", "n_train": "500", "max_passes": "5", "delta": "0.2", "model": "convnet"}
+    defaults |= {"algorithm": "fast", "norm": "inf"}
+    if query.get("norm") == "2":
+        defaults["xi"] = "4"
+    assert app.query_params[name] == defaults[name]
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5"])
+def test_a_bad_torch_threads_setting_is_named_and_the_app_keeps_working(value, monkeypatch):
+    monkeypatch.setenv("UAP_TORCH_THREADS", value)
+    app = open_page("app_pages/home.py")
+    assert not app.exception
+    message = " ".join(warning.value for warning in app.warning)
+    assert "UAP_TORCH_THREADS" in message and repr(value) in message and "whole number" in message
+    assert len(app.metric) == 3  # the page itself is unaffected

@@ -1,6 +1,8 @@
 """The web app in a real browser: Debian's Chromium driven by Playwright against `streamlit run app.py`.
 
-Screenshots go to test-output/ (one per page; :func:`screenshot` is meant to be reused for new pages).
+Screenshots go to test-output/ (one per page; :func:`screenshot` is meant to be reused for new pages), and
+the live page at a projector's 1280 x 720 and at 1920 x 1080 as the screen shows it during a run.
+Several sessions are separate browser contexts (separate cookies and Streamlit sessions), as students are.
 """
 
 import os
@@ -73,15 +75,26 @@ def app_url():
 
 
 @pytest.fixture(scope="module")
-def page():
-    """A Chromium page sized like a projector (1600 x 1000). Fails, not skips, without Debian's chromium."""
+def browser():
+    """Debian's Chromium. Fails, not skips, without it."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's browser with `apt-get install -y chromium`"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.set_default_timeout(60_000)
-        yield page
+        yield browser
         browser.close()
+
+
+def new_session(browser, width: int = 1600, height: int = 1000) -> Page:
+    """A page in a fresh browser context: a visitor of its own."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.set_default_timeout(60_000)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    """A Chromium page sized like a large screen (1600 x 1000), shared by the page-by-page tests."""
+    return new_session(browser)
 
 
 def wait_for_app(page: Page) -> None:
@@ -130,7 +143,7 @@ def test_attack_page_run(app_url, page):
     page.goto(f"{app_url}/attack")
     wait_for_app(page)
     set_slider_to_minimum(page, "Training images")
-    set_slider_to_minimum(page, "Maximum passes")
+    set_slider_to_minimum(page, "Passes at most")
     wait_for_app(page)
     page.locator(".st-key-run button").click()
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
@@ -139,22 +152,6 @@ def test_attack_page_run(app_url, page):
     expect(page.locator('[data-testid="stImage"]')).to_have_count(24, timeout=RUN_TIMEOUT_MS)
     expect(page.get_by_text("Used all 1 pass")).to_be_visible()
     screenshot(page, "attack")
-
-
-def test_stop_keeps_the_best_perturbation_so_far(app_url, page):
-    page.goto(f"{app_url}/attack")
-    wait_for_app(page)
-    page.get_by_text("paper (Algorithm 1").click()  # the slow algorithm, so there is time to stop it
-    wait_for_app(page)
-    page.locator(".st-key-run button").click()
-    expect(page.locator('[data-testid="stProgress"]')).to_contain_text("pass 1 of 5", timeout=RUN_TIMEOUT_MS)
-    page.get_by_role("button", name="Stop").first.click()
-    expect(page.get_by_text("showing the best perturbation found so far")).to_be_visible(timeout=RUN_TIMEOUT_MS)
-    expect(page.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
-    wait_for_app(page)
-    screenshot(page, "attack_stopped")
-    page.get_by_text("fast (batched gradient steps)").click()  # back to the default for the other tests
-    wait_for_app(page)
 
 
 @pytest.mark.parametrize(
@@ -176,8 +173,89 @@ def test_deep_link_on_a_fresh_server_goes_through_the_router(page):
         page.goto(f"{url}/attack")
         wait_for_app(page)
         expect(page.locator("h1")).to_contain_text("Build a universal perturbation")
-        navigation = page.locator('[data-testid="stSidebarNav"]')
-        expect(navigation).to_contain_text("Build one, live")
-        expect(navigation).to_contain_text("What is a universal perturbation?")
+        navigation = page.locator('[data-testid="stTopNav"]')
+        expect(navigation).to_contain_text("Demo")
+        expect(navigation).to_contain_text("Findings of the paper")
+        expect(page.locator('[data-testid="stSidebarNav"]')).to_have_count(0)
         width = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()["width"]
         assert width > 1000, f"main column is {width} px wide: the page did not get the wide layout"
+
+
+# ---------------------------------------------------------------- the live page in a lecture hall
+
+
+def open_live(page: Page, url: str, query: str) -> None:
+    page.goto(f"{url}/attack?{query}")
+    wait_for_app(page)
+
+
+def inside_viewport(page: Page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    viewport = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] + 1
+
+
+SLOW = "n_train=8000&max_passes=10"  # about a minute on 2 cores: time to look at a run in flight
+FIRST_REPORT = "pass 1 of 10"
+
+
+def start_slow_run(page: Page, url: str, seed: int) -> None:
+    """Press Run on a run long enough to look at, and wait for its first progress report."""
+    open_live(page, url, f"{SLOW}&seed={seed}")
+    page.locator(".st-key-run button").click()
+    expect(page.locator('[data-testid="stProgress"]')).to_contain_text(FIRST_REPORT, timeout=RUN_TIMEOUT_MS)
+
+
+def test_live_chart_and_strip_on_one_projector_screen(app_url, browser):
+    page = new_session(browser, 1280, 720)
+    start_slow_run(page, app_url, seed=11)
+    expect(page.locator(".uap-strip figure")).to_have_count(16)  # 8 test images, before and after
+    OUTPUT.mkdir(exist_ok=True)
+    for width, height in ((1280, 720), (1920, 1080)):  # a projector, then a large screen, during the same run
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(500)
+        for selector in (".js-plotly-plot", ".uap-strip", ".st-key-run button", ".st-key-stop button"):
+            assert inside_viewport(page, selector), f"{selector} is not on the first screen at {width}x{height}"
+        page.screenshot(path=str(OUTPUT / f"live_{width}x{height}.png"))  # what the screen shows, no scrolling
+    # Stop keeps the best perturbation found so far, and the results are drawn from it.
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text("showing the best perturbation found so far")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
+    wait_for_app(page)
+    screenshot(page, "attack_stopped")
+    page.context.close()
+
+
+def test_a_second_session_joins_the_run_in_flight(app_url, browser):
+    first, second = new_session(browser), new_session(browser)
+    start_slow_run(first, app_url, seed=12)
+    open_live(second, app_url, f"{SLOW}&seed=12")
+    second.locator(".st-key-run button").click()
+    for page in (first, second):  # one run, two watchers, the same chart
+        expect(page.get_by_text("2 visitors watching")).to_be_visible(timeout=30_000)
+    expect(second.locator('[data-testid="stProgress"]')).to_contain_text("pass", timeout=10_000)
+    first.get_by_role("button", name="Stop").click()
+    expect(second.get_by_text("1 visitor watching")).to_be_visible(timeout=30_000)  # it goes on for the other
+    second.get_by_role("button", name="Stop").click()
+    for page in (first, second):
+        page.context.close()
+
+
+def test_the_queue_starts_a_waiting_run_by_itself_when_stop_frees_the_slot(app_url, browser):
+    first, second = new_session(browser), new_session(browser)
+    start_slow_run(first, app_url, seed=13)
+    open_live(second, app_url, "n_train=50&max_passes=1&seed=14")
+    second.locator(".st-key-run button").click()
+    expect(second.get_by_text("number 1 in the queue")).to_be_visible(timeout=30_000)
+    first.get_by_role("button", name="Stop").click()
+    stopped_at = time.monotonic()
+    # Nobody presses anything on the second page: its run starts by itself and ends with the results.
+    expect(second.locator('[data-testid="stProgress"]')).to_contain_text("watching this run", timeout=60_000)
+    started = time.monotonic() - stopped_at
+    expect(second.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
+    waited = time.monotonic() - stopped_at
+    expect(second.get_by_text("Used all 1 pass")).to_be_visible()
+    expect(first.get_by_text("showing the best perturbation found so far")).to_be_visible()
+    print(f"queued run started {started:.1f} s and finished {waited:.1f} s after Stop on the other page")
+    for page in (first, second):
+        page.context.close()

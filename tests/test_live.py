@@ -1,0 +1,73 @@
+"""What a live run computes in its worker thread (uap_app.live), with the real model and data, and the live
+page's settings from a URL (uap_app.settings)."""
+
+import json
+import time
+
+import pytest
+
+from uap_app.live import STRIP_IMAGES, live_figure, redrawn, run_live, strip_html
+from uap_app.runs import DONE, STOPPED, RunManager
+from uap_app.settings import LiveSettings, from_query
+
+
+def test_the_quick_redraw_equals_the_full_figure():
+    settings = LiveSettings(delta=0.3, max_passes=4)
+    curve = tuple((i / 4, 0.05 * i, 0.04 * i, 0.9 - 0.03 * i) for i in range(9))
+    quick = redrawn(live_figure(settings, curve[:1]).to_dict(), curve)
+    assert json.dumps(quick.to_dict(), sort_keys=True) == json.dumps(
+        live_figure(settings, curve).to_dict(), sort_keys=True
+    )
+
+
+def wait(run, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while run.active:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_live_run_publishes_the_chart_and_the_strip_until_its_result():
+    manager = RunManager(run_live, slots=1, keep=1, watcher_timeout=1e6)
+    try:
+        run = manager.request(LiveSettings(n_train=50, max_passes=1, seed=3), "alice")
+        wait(run)
+        assert run.state == DONE, run.error
+        view = run.snapshot
+        assert view.result.finished and view.fraction == pytest.approx(1.0)
+        assert len(view.curve) == run.version  # one curve point per published snapshot, the start included
+        assert len(view.strip) == STRIP_IMAGES and all(
+            image.clean_png.startswith("data:image/png") for image in view.strip
+        )
+        fooled_shown = sum(image.fooled for image in view.strip)
+        assert f"<b>{fooled_shown} of {STRIP_IMAGES}</b>" in strip_html(view.strip)
+    finally:
+        manager.close()
+
+
+def test_a_stopped_live_run_ends_before_its_end_and_keeps_its_best_so_far():
+    manager = RunManager(run_live, slots=1, keep=1, watcher_timeout=1e6)
+    try:
+        run = manager.request(LiveSettings(n_train=2000, max_passes=10, seed=4), "alice")
+        while run.version < 2:  # the start, then the first progress report
+            time.sleep(0.02)
+        manager.leave(run, "alice")
+        wait(run, timeout=30)
+        assert run.state == STOPPED
+        assert not run.snapshot.result.finished and run.snapshot.result.perturbation.abs().max() > 0
+    finally:
+        manager.close()
+
+
+def test_settings_from_a_url_and_back():
+    settings, notices = from_query({"norm": "2", "xi": "3", "seed": "7", "unknown": "x"})
+    assert not notices and settings == LiveSettings(norm="2", xi=3.0, seed=7)
+    assert from_query(settings.to_query()) == (settings, [])
+    assert settings.algorithm_options() == {
+        "algorithm": "fast",
+        "norm": "2",
+        "xi": 3.0,
+        "delta": 0.2,
+        "max_passes": 5,
+        "seed": 7,
+    }

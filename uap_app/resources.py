@@ -1,0 +1,75 @@
+"""Process-wide, bounded caches the app's pages and its worker threads share; no Streamlit here.
+
+Worker threads cannot call Streamlit's caches, so the model and the data live here, behind plain
+``functools`` caches with a bound. Training subsets are cached as seeded index orders (8 bytes per
+image), never as copies of the images: a visitor trying many seeds and sizes costs a few kilobytes
+each, and the images of a run are gathered when it starts and freed when it ends.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from uap_core import MODEL_NAMES, Dataset, data_dir, load_model
+from uap_core.data import shared_fashion_mnist
+
+THREADS_ENV = "UAP_TORCH_THREADS"
+MAX_ORDERS = 32  # seeded index orders kept (64 KB each for the 8,226-image training split)
+
+
+def parse_torch_threads(raw: str | None) -> int | None:
+    """The value of ``UAP_TORCH_THREADS``: None when unset or empty (torch's default), else a positive integer.
+
+    Raises ValueError naming the variable, what it expects and what it got.
+    """
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise ValueError(
+            f"{THREADS_ENV} must be a whole number of threads of at least 1 (for example 1 or 2), got {raw!r}; "
+            "using torch's default instead"
+        )
+    return int(text)
+
+
+def apply_torch_threads() -> str | None:
+    """Set torch's thread count from ``UAP_TORCH_THREADS``; return the problem as a sentence when it is malformed."""
+    try:
+        threads = parse_torch_threads(os.environ.get(THREADS_ENV))
+    except ValueError as error:
+        return str(error)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return None
+
+
+@lru_cache(maxsize=len(MODEL_NAMES) + 2)
+def model(name: str) -> nn.Module:
+    """The trained classifier ``name``, frozen, shared by every session and thread (never trained here)."""
+    return load_model(name)
+
+
+def dataset(split: str) -> Dataset:
+    """The whole "train" or "test" split from ``$UAP_DATA_DIR`` (one copy per process and folder)."""
+    return shared_fashion_mnist(split, str(data_dir()))
+
+
+@lru_cache(maxsize=MAX_ORDERS)
+def _order(split: str, size: int, seed: int, root: str) -> torch.Tensor:
+    # The same shuffle as Dataset.subset, so a subset here equals uap_core's (and the CLI's) for that seed.
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))
+
+
+def subset(split: str, n: int, seed: int = 0) -> Dataset:
+    """``n`` images of a split drawn by a seeded shuffle (at most the whole split), equal to ``Dataset.subset``.
+
+    The images are a fresh copy for the caller: keep it only as long as it is needed.
+    """
+    data = dataset(split)
+    order = _order(split, len(data), seed, str(data_dir()))[: min(n, len(data))]
+    return Dataset(data.images[order], data.labels[order])
