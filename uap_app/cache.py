@@ -18,7 +18,7 @@ from . import resources
 from .live import run_live
 from .runs import RunManager
 
-LIVE_SLOTS = 1  # simultaneous live runs per server: on 2 cores one run at a time finishes most runs per minute
+LIVE_SLOTS = 1  # simultaneous live runs per server: one run's torch already uses both of 2 cores (not yet measured)
 KEPT_RUNS = 8  # finished live runs kept for visitors who ask for the same settings
 WATCHER_TIMEOUT_S = 1.5  # a run nobody has looked at for this long is stopped (pages look twice a second)
 
