@@ -16,7 +16,7 @@ import ui
 from uap_app.live import strip_html
 from uap_app.runs import DONE, FAILED, QUEUED, STOPPED
 from uap_app.settings import DEFAULT_XI, TRAIN_SIZES, XI_RANGES, LiveSettings, from_query
-from uap_core import ALGORITHMS, MODEL_NAMES, model_card
+from uap_core import ALGORITHMS, CLASS_NAMES, MODEL_NAMES, model_card
 from uap_core.figures import class_flow_figure, perturbation_figure
 from uap_core.norms import norm_label, rescale
 from uap_core.report import metrics_dict
@@ -26,7 +26,12 @@ URL, NOTICES, ERROR = "attack_url", "attack_url_notices", "attack_error"
 REFRESH_S = 0.5  # how often the live panel reads the run's snapshot (and tells the server it is watched)
 GRID_IMAGES = 12
 ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Algorithm 1, slow)"}
-WIDGET_KEYS = ("model", "algorithm", "norm", "delta", "n_train", "max_passes", "seed")
+WIDGET_KEYS = ("model", "algorithm", "norm", "delta", "n_train", "max_passes", "seed", "target")
+TARGETED_TEXT = (
+    "**Targeted** (beyond the paper): the paper's perturbation sends each image to whichever other class is "
+    "nearest; this one is built to send them to the class you chose. Its success rate is the share of images "
+    "not already predicted as that class that the model now predicts as it."
+)
 
 ui.require_data()
 runs = ui.live_runs()
@@ -90,6 +95,7 @@ def current_settings() -> LiveSettings:
         xi_now,
         delta_now,
         *map(int, (state.n_train, state.max_passes, state.seed)),
+        state.target,
     )
 
 
@@ -113,7 +119,7 @@ def finish(run, stopped: bool) -> None:
             "model": used.model,
             "description": f"built on the live page ({used.algorithm}, {norm_label(view.result.p)} "
             f"ξ = {ui.format_size(used.xi, view.result.p)}, {used.n_train} training images, seed {used.seed}"
-            f"{', stopped early' if stopped else ''})",
+            f"{f', sends images to {used.target}' if used.target else ''}{', stopped early' if stopped else ''})",
         }
 
 
@@ -135,15 +141,19 @@ def stop() -> None:
         finish(run, stopped=run.state != DONE)
 
 
-buttons = st.columns([1, 1, 5], vertical_alignment="center")
+buttons = st.columns([1, 1, 1.6, 3.4], vertical_alignment="bottom")
 buttons[0].button("Run", type="primary", key="run", icon=":material/play_arrow:", width="stretch", on_click=start)
 buttons[1].button(
     "Stop", key="stop", icon=":material/stop_circle:", disabled=WATCHING not in st.session_state, width="stretch",
     help="Stop now and keep the best perturbation found so far.", on_click=stop,
 )  # fmt: skip
+buttons[2].selectbox(
+    "Target class", (None, *CLASS_NAMES), key="target", format_func=lambda name: name or "none (untargeted)",
+    help=TARGETED_TEXT.replace("**", ""),
+)  # fmt: skip
 watching = st.session_state.get(WATCHING)
 if watching is None and RESULT not in st.session_state:
-    buttons[2].markdown(
+    buttons[3].markdown(
         "Press **Run**: the fooling rate is drawn live, on training images and on test images v never sees."
     )
 
@@ -207,16 +217,16 @@ if not result.finished:
         f"Stopped after {result.seconds:.1f} s: showing the best perturbation found so far.",
         icon=":material/stop_circle:",
     )
-elif result.target_reached:
-    st.success(
-        f"Target reached: fooling rate {result.fooling_rate:.1%} on the training images in {result.seconds:.1f} s."
-    )
 else:
-    st.info(
-        f"Used all {result.passes} pass{'es' if result.passes > 1 else ''} in {result.seconds:.1f} s; "
-        "best fooling rate on the training images "
-        f"{result.fooling_rate:.1%} (target {result.target:.0%})."
-    )
+    rate = "fooling rate" if used.target is None else f"share sent to {used.target}"
+    best = result.fooling_rate if used.target is None else result.targeted_success_rate
+    if result.target_reached:
+        st.success(f"Target reached: {rate} {best:.1%} on the training images in {result.seconds:.1f} s.")
+    else:
+        st.info(
+            f"Used all {result.passes} pass{'es' if result.passes > 1 else ''} in {result.seconds:.1f} s; "
+            f"best {rate} on the training images {best:.1%} (target {result.target:.0%})."
+        )
 if used != settings:
     st.caption("The controls above have changed since this run: press **Run** to compute with them.")
 
@@ -235,7 +245,9 @@ st.caption(
     "instantly; **Run** searches for a new pattern."
 )
 v = result.perturbation if shown_xi == result.xi else rescale(result.perturbation, shown_xi, result.p)
-evaluation = ui.evaluation(used.model, v, result.p)
+evaluation = ui.evaluation(used.model, v, result.p, used.target)
+if used.target is not None:
+    st.markdown(TARGETED_TEXT)
 ui.metric_cards(evaluation)
 st.caption(
     f"On all {evaluation.clean_labels.numel():,} test images; the perturbation was built from "
@@ -250,7 +262,7 @@ with left:
     )
 with right:
     ui.show_figure(
-        class_flow_figure(evaluation.flow, title="Where each class goes"),
+        class_flow_figure(evaluation.flow, title="Where each class goes", highlight=evaluation.target_class),
         "Rows: class predicted on the clean test image; columns: on the perturbed one. Off the diagonal = fooled.",
     )
 

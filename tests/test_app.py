@@ -182,6 +182,7 @@ def test_settings_come_from_the_url():
         ({"model": "resnet"}, "model"),
         ({"algorithm": ""}, "algorithm"),
         ({"norm": "7"}, "norm"),
+        ({"target": "Banana"}, "target"),
     ],
 )
 def test_a_malformed_url_value_falls_back_to_the_default_with_a_notice(query, name):
@@ -193,7 +194,10 @@ def test_a_malformed_url_value_falls_back_to_the_default_with_a_notice(query, na
     defaults |= {"algorithm": "fast", "norm": "inf"}
     if query.get("norm") == "2":
         defaults["xi"] = "4"
-    assert app.query_params[name] == defaults[name]
+    if name == "target":  # untargeted, the default, is left out of the address
+        assert name not in app.query_params
+    else:
+        assert app.query_params[name] == defaults[name]
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5"])
@@ -204,3 +208,31 @@ def test_a_bad_torch_threads_setting_is_named_and_the_app_keeps_working(value, m
     message = " ".join(warning.value for warning in app.warning)
     assert "UAP_TORCH_THREADS" in message and repr(value) in message and "whole number" in message
     assert len(app.metric) == 3  # the page itself is unaffected
+
+
+def test_a_targeted_run_shows_its_success_rate_from_the_url_and_the_control():
+    import torch
+
+    from uap_core import load_fashion_mnist, load_model, predict
+
+    app = open_page("app_pages/attack.py", {"target": "bag", "n_train": "50", "max_passes": "1"})
+    assert not app.exception and not app.warning
+    assert app.selectbox(key="target").value == "Bag" and app.query_params["target"] == "Bag"
+    app.button(key="run").click().run()
+    wait_for_result(app)
+    assert not app.exception
+    cards = {metric.label: metric.value for metric in app.metric}
+    shown = float(cards["Sent to Bag (test images)"].rstrip("%")) / 100
+    # The card against a plain count: of the test images not predicted Bag, the share predicted Bag under v.
+    latest = app.session_state["uap_latest"]
+    assert "sends images to Bag" in latest["description"]
+    model, test = load_model("convnet"), load_fashion_mnist("test")
+    clean = predict(model, test.images)
+    perturbed = predict(model, (test.images + latest["perturbation"]).clamp(0, 1))
+    bag = 8
+    expected = ((perturbed == bag) & (clean != bag)).sum().item() / (clean != bag).sum().item()
+    assert abs(shown - expected) < 0.0006 and shown > 0
+    assert torch.equal(latest["perturbation"], latest["perturbation"].clamp(-0.2, 0.2))
+    # Back to untargeted: the target leaves the address and the card disappears after the next run.
+    app.selectbox(key="target").set_value(None).run()
+    assert "target" not in app.query_params

@@ -75,18 +75,20 @@ def model(name: str) -> nn.Module:
 
 
 @st.cache_data(show_spinner="Evaluating on the test images…", max_entries=32)
-def evaluate_on_test(model_name: str, v_npy: bytes, p: float, root: str | None = None) -> Evaluation:
+def evaluate_on_test(
+    model_name: str, v_npy: bytes, p: float, root: str | None = None, target: str | None = None
+) -> Evaluation:
     """:func:`uap_core.evaluate` of a perturbation (as .npy bytes, the cache key) on the whole test split.
 
-    ``root`` (the data folder) is only part of the cache key.
+    ``root`` (the data folder) is only part of the cache key; ``target``: also the targeted success rate.
     """
     test = dataset("test")
-    return evaluate(model(model_name), test.images, test.labels, perturbation_from_npy(v_npy), p)
+    return evaluate(model(model_name), test.images, test.labels, perturbation_from_npy(v_npy), p, target=target)
 
 
-def evaluation(model_name: str, v, p: float) -> Evaluation:
-    """The perturbation judged on the whole test split, computed once per (model, v, norm) and then cached."""
-    return evaluate_on_test(model_name, perturbation_to_npy(v), p, data_root())
+def evaluation(model_name: str, v, p: float, target: str | None = None) -> Evaluation:
+    """The perturbation judged on the whole test split, computed once per (model, v, norm, target), then cached."""
+    return evaluate_on_test(model_name, perturbation_to_npy(v), p, data_root(), target)
 
 
 @st.cache_resource

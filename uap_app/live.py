@@ -19,6 +19,7 @@ from PIL import Image
 from uap_core import CLASS_NAMES, UAPResult, iter_universal_perturbation
 from uap_core.figures import history_figure
 from uap_core.metrics import predict
+from uap_core.targeted import parse_target, targeted_success_rate
 
 from . import resources
 from .runs import Run
@@ -37,10 +38,16 @@ class StripImage:
     perturbed_png: str
     clean_label: str
     label: str  # predicted on clip(x + v)
+    target: str | None = None  # the class a targeted run sends images to
 
     @property
     def fooled(self) -> bool:
         return self.label != self.clean_label
+
+    @property
+    def sent(self) -> bool:
+        """Sent to the target: predicted as the target under v, but not on the clean image."""
+        return self.target is not None and self.fooled and self.label == self.target
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,9 @@ class LiveView:
 
     settings: LiveSettings
     result: UAPResult | None  # None before the algorithm's first report
-    curve: tuple[tuple[float, float, float, float], ...]  # (passes done, train FR, test FR, test accuracy)
+    # (passes done, train rate, test rate, test accuracy); the rate is the fooling rate, or for a targeted run
+    # the targeted success rate (the share of images not predicted as the target that v sends there)
+    curve: tuple[tuple[float, float, float, float], ...]
     figure: go.Figure
     strip: tuple[StripImage, ...]
     fraction: float  # of the maximum number of passes
@@ -76,10 +85,12 @@ def png_data_uri(image: torch.Tensor) -> str:
 
 
 def live_figure(settings: LiveSettings, curve: tuple[tuple[float, float, float, float], ...]) -> go.Figure:
-    """The fooling-rate chart of a run so far (train and test fooling rate, test accuracy, the 1 − δ line)."""
+    """The fooling-rate chart of a run so far (train and test fooling rate, test accuracy, the 1 − δ line);
+    for a targeted run, the targeted success rate in place of the fooling rate."""
     columns = list(zip(*curve, strict=True))
     fig = history_figure(*columns, 1 - settings.delta, settings.max_passes)
-    names = iter(("fooling rate, training images", "fooling rate, test images", "accuracy, test images"))
+    rate = "fooling rate" if settings.target is None else f"sent to {settings.target}"
+    names = iter((f"{rate}, training images", f"{rate}, test images", "accuracy, test images"))
     fig.for_each_trace(lambda trace: trace.update(name=next(names)))
     fig.update_layout(
         height=CHART_HEIGHT,
@@ -108,6 +119,7 @@ def run_live(run: Run) -> None:
     """The work of a live run (for :class:`uap_app.runs.RunManager`): search, publishing a :class:`LiveView`
     at the start and at every progress report; returns promptly once ``run.should_stop()``."""
     settings: LiveSettings = run.key
+    target = parse_target(settings.target)
     net = resources.model(settings.model)
     train = resources.subset("train", settings.n_train, settings.seed)
     test = resources.subset("test", LIVE_TEST_IMAGES)
@@ -119,11 +131,17 @@ def run_live(run: Run) -> None:
     def view(result: UAPResult | None, curve: tuple, fraction: float, message: str) -> LiveView:
         v = torch.zeros_like(test.images[0]) if result is None else result.current
         labels = predict(net, test.images, v)
-        point = ((labels != clean_test).float().mean().item(), (labels == test.labels).float().mean().item())
-        curve = (*curve, (fraction * settings.max_passes, result.history[-1].fooling_rate if result else 0.0, *point))
+        if target is None:
+            test_rate = (labels != clean_test).float().mean().item()
+            train_rate = result.history[-1].fooling_rate if result else 0.0
+        else:
+            test_rate = targeted_success_rate(clean_test, labels, target)
+            train_rate = result.history[-1].targeted_success_rate if result else 0.0
+        point = (fraction * settings.max_passes, train_rate, test_rate, (labels == test.labels).float().mean().item())
+        curve = (*curve, point)
         perturbed = (test.images[shown] + v).clamp(0, 1)
         strip = tuple(
-            StripImage(png, png_data_uri(x), CLASS_NAMES[clean_test[i]], CLASS_NAMES[labels[i]])
+            StripImage(png, png_data_uri(x), CLASS_NAMES[clean_test[i]], CLASS_NAMES[labels[i]], settings.target)
             for png, x, i in zip(clean_pngs, perturbed, shown, strict=True)
         )
         return LiveView(settings, result, curve, redrawn(styled, curve), strip, fraction, message)
@@ -135,9 +153,13 @@ def run_live(run: Run) -> None:
     for snapshot in iter_universal_perturbation(net, train.images, **options, should_stop=run.should_stop):
         record = snapshot.history[-1]
         fraction = (record.pass_index - 1 + record.images_seen / n) / settings.max_passes
+        if target is None:
+            rate, best = f"fooling rate {record.fooling_rate:.0%}", snapshot.fooling_rate
+        else:
+            rate, best = f"sent to {settings.target} {record.targeted_success_rate:.0%}", snapshot.targeted_success_rate
         message = (
-            f"pass {record.pass_index} of {settings.max_passes}: fooling rate on the training images "
-            f"{record.fooling_rate:.0%} (best {snapshot.fooling_rate:.0%}), {record.seconds:.1f} s"
+            f"pass {record.pass_index} of {settings.max_passes}: {rate} on the training images "
+            f"(best {best:.0%}), {record.seconds:.1f} s"
         )
         latest = view(snapshot, latest.curve, fraction, message)
         run.publish(latest)
@@ -147,18 +169,28 @@ def strip_html(strip: tuple[StripImage, ...]) -> str:
     """The before/after strip as one HTML block: a row of clean test images with their predicted class,
     and below it the same images plus v, framed red with ✗ when the class changed (fooled), green with ✓ if not.
     """
-    fooled = sum(image.fooled for image in strip)
+    target = strip[0].target if strip else None
 
     def cell(png: str, text: str, kind: str) -> str:
         return f'<figure class="{kind}"><img src="{png}" alt=""><figcaption>{text}</figcaption></figure>'
 
+    def perturbed_cell(image: StripImage) -> str:
+        if target is None:
+            return cell(
+                image.perturbed_png, *(("✗ " + image.label, "fooled") if image.fooled else ("✓ " + image.label, "kept"))
+            )
+        if image.sent:
+            return cell(image.perturbed_png, f"→ {image.label}", "fooled")
+        return cell(image.perturbed_png, image.label, "other" if image.fooled else "kept")
+
     clean = "".join(cell(image.clean_png, image.clean_label, "plain") for image in strip)
-    perturbed = "".join(
-        cell(image.perturbed_png, f"✗ {image.label}", "fooled")
-        if image.fooled
-        else cell(image.perturbed_png, f"✓ {image.label}", "kept")
-        for image in strip
-    )
+    perturbed = "".join(perturbed_cell(image) for image in strip)
+    if target is None:
+        summary = f"<b>{sum(image.fooled for image in strip)} of {len(strip)}</b> test images fooled right now"
+        summary += "\n(red frame, ✗: the class changed)."
+    else:
+        summary = f"<b>{sum(image.sent for image in strip)} of {len(strip)}</b> test images sent to {target} right now"
+        summary += "\n(red frame, →; orange: changed to another class)."
     return f"""<style>
 .uap-strip {{ display: grid; grid-template-columns: 4.2rem repeat({len(strip)}, 1fr); gap: 0.2rem 0.35rem;
   align-items: start; font-size: 0.8rem; line-height: 1.1; }}
@@ -169,8 +201,8 @@ def strip_html(strip: tuple[StripImage, ...]) -> str:
 .uap-strip .kept img {{ border-color: rgb(40, 140, 70); }}
 .uap-strip .fooled figcaption {{ color: rgb(200, 30, 45); font-weight: 700; }}
 .uap-strip .kept figcaption {{ color: rgb(40, 140, 70); }}
+.uap-strip .other img {{ border-color: rgb(230, 150, 40); }}
 .uap-strip-summary {{ font-size: 0.85rem; margin-top: 0.3rem; }}
 </style>
 <div class="uap-strip"><div class="row-title">Original</div>{clean}<div class="row-title">With v</div>{perturbed}</div>
-<div class="uap-strip-summary"><b>{fooled} of {len(strip)}</b> test images fooled right now
-(red frame, ✗: the class changed).</div>"""
+<div class="uap-strip-summary">{summary}</div>"""

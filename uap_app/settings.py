@@ -1,9 +1,10 @@
 """The live page's settings: one frozen record that identifies a run, read from and written to the URL.
 
 Query parameters are named like the command line's options (``model``, ``algorithm``, ``norm``, ``xi``,
-``delta``, ``n_train``, ``max_passes``, ``seed``), so a lecturer can prepare links such as
-``/attack?norm=2&xi=3&seed=7``. A value that is malformed or outside what the page offers falls back to
-the default, with a sentence saying so; nothing here raises on what a URL holds. No Streamlit here.
+``delta``, ``n_train``, ``max_passes``, ``seed``, ``target``), so a lecturer can prepare links such as
+``/attack?norm=2&xi=3&seed=7`` or ``/attack?target=Bag``. A value that is malformed or outside what the
+page offers falls back to the default, with a sentence saying so; nothing here raises on what a URL holds.
+No Streamlit here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from uap_core import ALGORITHMS, DEFAULT_MODEL, MODEL_NAMES
+from uap_core import ALGORITHMS, CLASS_NAMES, DEFAULT_MODEL, MODEL_NAMES
 
 NORMS = ("inf", "2")
 TRAIN_SIZES = (50, 100, 200, 500, 1000, 2000, 4000, 8000)
@@ -40,6 +41,7 @@ class LiveSettings:
     n_train: int = 500
     max_passes: int = 5
     seed: int = 0
+    target: str | None = None  # a class name: build a targeted perturbation that sends images there
 
     def algorithm_options(self) -> dict:
         """The keyword arguments of ``iter_universal_perturbation`` (all but the model and the images)."""
@@ -50,11 +52,13 @@ class LiveSettings:
         return math.inf if self.norm == "inf" else 2.0
 
     def to_query(self) -> dict[str, str]:
-        """The settings as URL query parameters (numbers written as short as they read)."""
-        return {name: _text(value) for name, value in dataclasses.asdict(self).items()}
+        """The settings as URL query parameters (numbers written as short as they read; no target: left out)."""
+        return {name: _text(value) for name, value in dataclasses.asdict(self).items() if value is not None}
 
 
 def _text(value: object) -> str:
+    if value is None:
+        return "none"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -66,6 +70,13 @@ def _choice(options: tuple) -> Callable[[str], object]:
         raise ValueError(f"one of {', '.join(map(str, options))}")
 
     return parse
+
+
+def _target(raw: str) -> str | None:
+    """A class name (any case), or none ("" or "none"): untargeted."""
+    if raw.strip().lower() in ("", "none"):
+        return None
+    return _choice(CLASS_NAMES)(raw)
 
 
 def _number(low: float, high: float, kind: type) -> Callable[[str], float | int]:
@@ -97,6 +108,7 @@ def from_query(query: Mapping[str, str]) -> tuple[LiveSettings, list[str]]:
         "n_train": _choice(TRAIN_SIZES),
         "max_passes": _number(*MAX_PASSES_RANGE, int),
         "seed": _number(*SEED_RANGE, int),
+        "target": _target,
     }
     values, rejected = {}, []
 

@@ -82,8 +82,20 @@ def format_size(value: float, p: float) -> str:
 
 
 def metric_cards(result: Evaluation) -> None:
-    """The headline numbers of a perturbation on the test images, as a row of metric cards."""
-    cards = st.columns([1, 1.5, 0.8, 1.2, 1.1])  # wider where the value is longer, so nothing is cut
+    """The headline numbers of a perturbation on the test images, as a row of metric cards
+    (first, for a targeted perturbation, the share of test images it sends to its target)."""
+    widths = [1, 1.5, 0.8, 1.2, 1.1]  # wider where the value is longer, so nothing is cut
+    if result.target_class is not None:
+        cards = st.columns([1, *widths])
+        cards[0].metric(
+            f"Sent to {CLASS_NAMES[result.target_class]} (test images)",
+            f"{result.targeted_success_rate:.1%}",
+            help="Targeted success rate: of the test images not already predicted as the target class, "
+            "the share that the model predicts as the target once the perturbation is added.",
+        )
+        cards = cards[1:]
+    else:
+        cards = st.columns(widths)
     cards[0].metric(
         "Fooling rate (test images)",
         f"{result.fooling_rate:.1%}",

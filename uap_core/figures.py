@@ -30,12 +30,12 @@ def style(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Fig
 
 
 def class_flow_figure(
-    flow: torch.Tensor, class_names: Sequence[str] = CLASS_NAMES, title: str | None = None
+    flow: torch.Tensor, class_names: Sequence[str] = CLASS_NAMES, title: str | None = None, highlight: int | None = None
 ) -> go.Figure:
     """Heatmap of a (K, K) count matrix: row = class predicted on the clean image, column = on the perturbed one.
 
     Cells show the counts; the colour is the share of the row, so a small class that is
-    entirely fooled stands out as much as a large one.
+    entirely fooled stands out as much as a large one. ``highlight``: a column to frame (a targeted run's target).
     """
     counts = flow.detach().cpu().double().numpy()
     rows = counts.sum(axis=1, keepdims=True)
@@ -55,6 +55,9 @@ def class_flow_figure(
             hovertemplate="clean: %{y}<br>perturbed: %{x}<br>%{text} images (%{z:.0%} of the row)<extra></extra>",
         )
     )
+    if highlight is not None:
+        fig.add_shape(type="rect", x0=highlight - 0.5, x1=highlight + 0.5, y0=-0.5, y1=len(names) - 0.5,
+                      line={"color": "#111111", "width": 3})  # fmt: skip
     fig.update_xaxes(title_text="predicted on the perturbed image", tickangle=-40, side="bottom")
     fig.update_yaxes(title_text="predicted on the clean image", autorange="reversed")
     return style(fig, title, height=560)
