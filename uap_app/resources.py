@@ -8,41 +8,25 @@ each, and the images of a run are gathered when it starts and freed when it ends
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import torch
 from torch import nn
 
 from uap_core import MODEL_NAMES, Dataset, data_dir, load_model
+from uap_core.checks import env_int
 from uap_core.data import shared_fashion_mnist
 
 THREADS_ENV = "UAP_TORCH_THREADS"
 MAX_ORDERS = 32  # seeded index orders kept (64 KB each for the 8,226-image training split)
 
 
-def parse_torch_threads(raw: str | None) -> int | None:
-    """The value of ``UAP_TORCH_THREADS``: None when unset or empty (torch's default), else a positive integer.
-
-    Raises ValueError naming the variable, what it expects and what it got.
-    """
-    if raw is None or not raw.strip():
-        return None
-    text = raw.strip()
-    if not (text.isascii() and text.isdigit() and int(text) >= 1):
-        raise ValueError(
-            f"{THREADS_ENV} must be a whole number of threads of at least 1 (for example 1 or 2), got {raw!r}; "
-            "using torch's default instead"
-        )
-    return int(text)
-
-
 def apply_torch_threads() -> str | None:
     """Set torch's thread count from ``UAP_TORCH_THREADS``; return the problem as a sentence when it is malformed."""
     try:
-        threads = parse_torch_threads(os.environ.get(THREADS_ENV))
+        threads = env_int(THREADS_ENV)
     except ValueError as error:
-        return str(error)
+        return f"{error}; using torch's default instead"
     if threads is not None:
         torch.set_num_threads(threads)
     return None

@@ -315,8 +315,10 @@ def env_int(variable: str, low: int = 1) -> int | None:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"environment variable {variable} must be a whole number >= {low}, got {text!r}") from None
-    return check_int(value, f"environment variable {variable}", low=low)
+        value = None
+    if value is None or value < low:
+        raise ValueError(f"environment variable {variable} must be a whole number >= {low}, got {text!r}")
+    return value
 
 
 def option_type(kind: type, check: Callable[[object, str], object]) -> Callable[[str], object]:
