@@ -13,18 +13,17 @@ import uuid
 import streamlit as st
 
 import ui
+from uap_app.effects import effects
 from uap_app.live import strip_html
 from uap_app.runs import DONE, FAILED, QUEUED, STOPPED
 from uap_app.settings import DEFAULT_XI, TRAIN_SIZES, XI_RANGES, LiveSettings, from_query
 from uap_core import ALGORITHMS, CLASS_NAMES, MODEL_NAMES, model_card
-from uap_core.figures import class_flow_figure, perturbation_figure
 from uap_core.norms import norm_label, rescale
 from uap_core.report import metrics_dict
 
 WATCHING, RESULT, RUNS, WATCHER = "attack_watching", "attack_result", "attack_runs", "attack_watcher"
 URL, NOTICES, ERROR = "attack_url", "attack_url_notices", "attack_error"
 REFRESH_S = 0.5  # how often the live panel reads the run's snapshot (and tells the server it is watched)
-GRID_IMAGES = 12
 ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Algorithm 1, slow)"}
 WIDGET_KEYS = ("model", "algorithm", "norm", "delta", "n_train", "max_passes", "seed", "target")
 TARGETED_TEXT = (
@@ -254,21 +253,7 @@ st.caption(
     f"{used.n_train} training images."
 )
 
-left, right = st.columns([2, 3], gap="large")
-with left:
-    ui.show_figure(
-        perturbation_figure(v, f"The perturbation v (ξ = {ui.format_size(shown_xi, result.p)})", height=460),
-        "Red brightens a pixel, blue darkens it, white leaves it unchanged; the colour bar is in pixel units.",
-    )
-with right:
-    ui.show_figure(
-        class_flow_figure(evaluation.flow, title="Where each class goes", highlight=evaluation.target_class),
-        "Rows: class predicted on the clean test image; columns: on the perturbed one. Off the diagonal = fooled.",
-    )
-
-st.subheader("Test images before and after")
-test = ui.dataset("test")
-ui.prediction_rows(ui.model(used.model), test.images[ui.diverse_indices(test.labels, GRID_IMAGES)], v)
+effects(used.model, v, evaluation, f"The perturbation v (ξ = {ui.format_size(shown_xi, result.p)})")
 
 st.subheader("Download")
 metrics = metrics_dict(

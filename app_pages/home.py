@@ -2,18 +2,16 @@
 
 import json
 import math
-from pathlib import Path
 
 import streamlit as st
 
 import ui
+from uap_app.current import SHIPPED_PERTURBATION
 from uap_core import DEFAULT_MODEL
 from uap_core.figures import perturbation_figure
 from uap_core.files import load_perturbation
 
-# Made by `python -m uap_core run --algorithm fast ... --out uap_core/results/home` (see its metrics.json).
-SHIPPED = Path(__file__).resolve().parents[1] / "uap_core" / "results" / "home" / "perturbation.npy"
-METRICS = SHIPPED.with_name("metrics.json")
+METRICS = SHIPPED_PERTURBATION.with_name("metrics.json")
 SHOWN_IMAGES = 8
 
 ui.require_data("test")  # the training split is not needed here, which keeps the first picture fast
@@ -46,7 +44,7 @@ fooled images and where each class is sent.
 """
     )
 
-v = load_perturbation(SHIPPED)
+v = load_perturbation(SHIPPED_PERTURBATION)
 shipped = json.loads(METRICS.read_text())  # its numbers on all test images, so the page needs no evaluation
 with numbers:
     st.metric(

@@ -5,9 +5,9 @@ import math
 
 import streamlit as st
 
-import perturbation_views
 import ui
-from current_perturbation import SHIPPED_PERTURBATION
+from uap_app.current import SHIPPED_PERTURBATION
+from uap_app.effects import effects
 from uap_core import MODEL_NAMES, model_card
 from uap_core.files import MAX_NPY_BYTES, perturbation_from_npy
 from uap_core.norms import norm_label
@@ -77,4 +77,4 @@ st.caption(
     "the paper's comparison; switch the norm above to compare with the other."
 )
 
-perturbation_views.effects(model_name, v, evaluation, "The uploaded perturbation v")
+effects(model_name, v, evaluation, "The uploaded perturbation v")

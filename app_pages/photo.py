@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 import ui
-from current_perturbation import current_perturbation
+from uap_app.current import current_perturbation
 from uap_core import MODEL_NAMES
 from uap_core.files import perturbation_png
 from uap_core.photo import MAX_PHOTO_BYTES, MAX_PIXELS, Answer, classify, photo_to_input

@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from test_browser import CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT_MS, screenshot, streamlit_server, wait_for_app
 from upload_files import bomb_png, photo_of, pickled_npy
 
-from current_perturbation import SHIPPED_PERTURBATION
+from uap_app.current import SHIPPED_PERTURBATION
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from upload_files import bomb_png, encode, npy, photo_of, pickled_npy, raw_pickle
 
-from current_perturbation import SHIPPED_PERTURBATION
+from uap_app.current import SHIPPED_PERTURBATION
 from uap_core import CLASS_NAMES, evaluate, fooling_rate, load_model, predict
 from uap_core.files import MAX_NPY_BYTES, load_perturbation
 from uap_core.photo import photo_to_input

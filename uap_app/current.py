@@ -15,7 +15,7 @@ from uap_core.files import load_perturbation
 
 LATEST_KEY = "uap_latest"
 # Made by `python -m uap_core run --algorithm fast ... --out uap_core/results/home` (see its metrics.json).
-SHIPPED_PERTURBATION = Path(__file__).resolve().parent / "uap_core" / "results" / "home" / "perturbation.npy"
+SHIPPED_PERTURBATION = Path(__file__).resolve().parents[1] / "uap_core" / "results" / "home" / "perturbation.npy"
 SHIPPED = {
     "p": math.inf,
     "model": "convnet",
