@@ -70,4 +70,8 @@ def test_settings_from_a_url_and_back():
         "delta": 0.2,
         "max_passes": 5,
         "seed": 7,
+        "target": None,
     }
+    targeted, notices = from_query({"target": "sneaker"})
+    assert not notices and targeted.target == "Sneaker" and targeted.algorithm_options()["target"] == "Sneaker"
+    assert targeted.to_query()["target"] == "Sneaker" and "target" not in settings.to_query()
