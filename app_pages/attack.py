@@ -16,7 +16,7 @@ import ui
 from uap_app.effects import effects
 from uap_app.live import strip_html
 from uap_app.runs import DONE, FAILED, QUEUED, STOPPED
-from uap_app.settings import DEFAULT_XI, TRAIN_SIZES, XI_RANGES, LiveSettings, from_query
+from uap_app.settings import DEFAULT_XI, TRAIN_SIZES, UNTARGETED, XI_RANGES, LiveSettings, from_query
 from uap_core import ALGORITHMS, CLASS_NAMES, MODEL_NAMES, model_card
 from uap_core.norms import norm_label, rescale
 from uap_core.report import metrics_dict
@@ -24,7 +24,7 @@ from uap_core.report import metrics_dict
 WATCHING, RESULT, RUNS, WATCHER = "attack_watching", "attack_result", "attack_runs", "attack_watcher"
 URL, NOTICES, ERROR = "attack_url", "attack_url_notices", "attack_error"
 REFRESH_S = 0.5  # how often the live panel reads the run's snapshot (and tells the server it is watched)
-ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Algorithm 1, slow)"}
+ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Alg. 1, slow)"}
 WIDGET_KEYS = ("model", "algorithm", "norm", "delta", "n_train", "max_passes", "seed", "target")
 TARGETED_TEXT = (
     "**Targeted** (beyond the paper): the paper's perturbation sends each image to whichever other class is "
@@ -56,7 +56,7 @@ st.title("Build a universal perturbation, live")
 for notice in st.session_state.get(NOTICES, []):
     st.warning(notice, icon=":material/link_off:")
 
-row = st.columns([1.3, 1.5, 0.8, 0.8], gap="medium")
+row = st.columns([1.1, 1.8, 0.7, 1.0, 0.75], gap="medium")
 row[0].selectbox(
     "Model",
     MODEL_NAMES,
@@ -67,7 +67,11 @@ row[1].radio("Algorithm", ALGORITHMS[::-1], key="algorithm", format_func=ALGORIT
 norm = row[2].radio(
     "Norm", ("inf", "2"), key="norm", horizontal=True, format_func=lambda n: f"ℓ{'∞' if n == 'inf' else '2'}"
 )
-row[3].number_input("Random seed", min_value=0, max_value=9999, step=1, key="seed")
+row[3].selectbox(
+    "Target class", (UNTARGETED, *CLASS_NAMES), key="target", help=TARGETED_TEXT.replace("**", ""),
+    format_func=lambda name: "none (untargeted)" if name == UNTARGETED else name,
+)  # fmt: skip
+row[4].number_input("Random seed", min_value=0, max_value=9999, step=1, key="seed")
 
 row = st.columns([1.3, 1.5, 0.8, 0.8], gap="medium")
 low, high, step = XI_RANGES[norm]
@@ -118,7 +122,8 @@ def finish(run, stopped: bool) -> None:
             "model": used.model,
             "description": f"built on the live page ({used.algorithm}, {norm_label(view.result.p)} "
             f"ξ = {ui.format_size(used.xi, view.result.p)}, {used.n_train} training images, seed {used.seed}"
-            f"{f', sends images to {used.target}' if used.target else ''}{', stopped early' if stopped else ''})",
+            f"{f', sends images to {used.target_name}' if used.target_name else ''}"
+            f"{', stopped early' if stopped else ''})",
         }
 
 
@@ -140,19 +145,15 @@ def stop() -> None:
         finish(run, stopped=run.state != DONE)
 
 
-buttons = st.columns([1, 1, 1.6, 3.4], vertical_alignment="bottom")
+buttons = st.columns([1, 1, 5], vertical_alignment="center")
 buttons[0].button("Run", type="primary", key="run", icon=":material/play_arrow:", width="stretch", on_click=start)
 buttons[1].button(
     "Stop", key="stop", icon=":material/stop_circle:", disabled=WATCHING not in st.session_state, width="stretch",
     help="Stop now and keep the best perturbation found so far.", on_click=stop,
 )  # fmt: skip
-buttons[2].selectbox(
-    "Target class", (None, *CLASS_NAMES), key="target", format_func=lambda name: name or "none (untargeted)",
-    help=TARGETED_TEXT.replace("**", ""),
-)  # fmt: skip
 watching = st.session_state.get(WATCHING)
 if watching is None and RESULT not in st.session_state:
-    buttons[3].markdown(
+    buttons[2].markdown(
         "Press **Run**: the fooling rate is drawn live, on training images and on test images v never sees."
     )
 
@@ -217,8 +218,8 @@ if not result.finished:
         icon=":material/stop_circle:",
     )
 else:
-    rate = "fooling rate" if used.target is None else f"share sent to {used.target}"
-    best = result.fooling_rate if used.target is None else result.targeted_success_rate
+    rate = "fooling rate" if used.target_name is None else f"share sent to {used.target_name}"
+    best = result.fooling_rate if used.target_name is None else result.targeted_success_rate
     if result.target_reached:
         st.success(f"Target reached: {rate} {best:.1%} on the training images in {result.seconds:.1f} s.")
     else:
@@ -244,8 +245,8 @@ st.caption(
     "instantly; **Run** searches for a new pattern."
 )
 v = result.perturbation if shown_xi == result.xi else rescale(result.perturbation, shown_xi, result.p)
-evaluation = ui.evaluation(used.model, v, result.p, used.target)
-if used.target is not None:
+evaluation = ui.evaluation(used.model, v, result.p, used.target_name)
+if used.target_name is not None:
     st.markdown(TARGETED_TEXT)
 ui.metric_cards(evaluation)
 st.caption(

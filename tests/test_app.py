@@ -234,5 +234,5 @@ def test_a_targeted_run_shows_its_success_rate_from_the_url_and_the_control():
     assert abs(shown - expected) < 0.0006 and shown > 0
     assert torch.equal(latest["perturbation"], latest["perturbation"].clamp(-0.2, 0.2))
     # Back to untargeted: the target leaves the address and the card disappears after the next run.
-    app.selectbox(key="target").set_value(None).run()
+    app.selectbox(key="target").set_value("none").run()
     assert "target" not in app.query_params

@@ -214,9 +214,9 @@ def test_live_chart_and_strip_on_one_projector_screen(app_url, browser):
     for width, height in ((1280, 720), (1920, 1080)):  # a projector, then a large screen, during the same run
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(500)
+        page.screenshot(path=str(OUTPUT / f"live_{width}x{height}.png"))  # what the screen shows, no scrolling
         for selector in (".js-plotly-plot", ".uap-strip", ".st-key-run button", ".st-key-stop button"):
             assert inside_viewport(page, selector), f"{selector} is not on the first screen at {width}x{height}"
-        page.screenshot(path=str(OUTPUT / f"live_{width}x{height}.png"))  # what the screen shows, no scrolling
     # Stop keeps the best perturbation found so far, and the results are drawn from it.
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_text("showing the best perturbation found so far")).to_be_visible(timeout=RUN_TIMEOUT_MS)

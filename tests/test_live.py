@@ -73,5 +73,5 @@ def test_settings_from_a_url_and_back():
         "target": None,
     }
     targeted, notices = from_query({"target": "sneaker"})
-    assert not notices and targeted.target == "Sneaker" and targeted.algorithm_options()["target"] == "Sneaker"
+    assert not notices and targeted.target_name == "Sneaker" and targeted.algorithm_options()["target"] == "Sneaker"
     assert targeted.to_query()["target"] == "Sneaker" and "target" not in settings.to_query()

@@ -89,7 +89,7 @@ def live_figure(settings: LiveSettings, curve: tuple[tuple[float, float, float, 
     for a targeted run, the targeted success rate in place of the fooling rate."""
     columns = list(zip(*curve, strict=True))
     fig = history_figure(*columns, 1 - settings.delta, settings.max_passes)
-    rate = "fooling rate" if settings.target is None else f"sent to {settings.target}"
+    rate = "fooling rate" if settings.target_name is None else f"sent to {settings.target_name}"
     names = iter((f"{rate}, training images", f"{rate}, test images", "accuracy, test images"))
     fig.for_each_trace(lambda trace: trace.update(name=next(names)))
     fig.update_layout(
@@ -119,7 +119,7 @@ def run_live(run: Run) -> None:
     """The work of a live run (for :class:`uap_app.runs.RunManager`): search, publishing a :class:`LiveView`
     at the start and at every progress report; returns promptly once ``run.should_stop()``."""
     settings: LiveSettings = run.key
-    target = parse_target(settings.target)
+    target = parse_target(settings.target_name)
     net = resources.model(settings.model)
     train = resources.subset("train", settings.n_train, settings.seed)
     test = resources.subset("test", LIVE_TEST_IMAGES)
@@ -141,7 +141,7 @@ def run_live(run: Run) -> None:
         curve = (*curve, point)
         perturbed = (test.images[shown] + v).clamp(0, 1)
         strip = tuple(
-            StripImage(png, png_data_uri(x), CLASS_NAMES[clean_test[i]], CLASS_NAMES[labels[i]], settings.target)
+            StripImage(png, png_data_uri(x), CLASS_NAMES[clean_test[i]], CLASS_NAMES[labels[i]], settings.target_name)
             for png, x, i in zip(clean_pngs, perturbed, shown, strict=True)
         )
         return LiveView(settings, result, curve, redrawn(styled, curve), strip, fraction, message)
@@ -156,7 +156,10 @@ def run_live(run: Run) -> None:
         if target is None:
             rate, best = f"fooling rate {record.fooling_rate:.0%}", snapshot.fooling_rate
         else:
-            rate, best = f"sent to {settings.target} {record.targeted_success_rate:.0%}", snapshot.targeted_success_rate
+            rate, best = (
+                f"sent to {settings.target_name} {record.targeted_success_rate:.0%}",
+                snapshot.targeted_success_rate,
+            )
         message = (
             f"pass {record.pass_index} of {settings.max_passes}: {rate} on the training images "
             f"(best {best:.0%}), {record.seconds:.1f} s"

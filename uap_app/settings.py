@@ -23,6 +23,7 @@ DEFAULT_XI = {"inf": 0.2, "2": 4.0}
 DELTA_RANGE = (0.05, 0.95, 0.05)
 MAX_PASSES_RANGE = (1, 10)
 SEED_RANGE = (0, 9999)
+UNTARGETED = "none"  # the target setting of an untargeted run (the paper's)
 
 
 @dataclass(frozen=True)
@@ -41,24 +42,29 @@ class LiveSettings:
     n_train: int = 500
     max_passes: int = 5
     seed: int = 0
-    target: str | None = None  # a class name: build a targeted perturbation that sends images there
+    target: str = UNTARGETED  # a class name: build a targeted perturbation that sends images there
+
+    @property
+    def target_name(self) -> str | None:
+        """The class a targeted run sends images to; None for an untargeted run."""
+        return None if self.target == UNTARGETED else self.target
 
     def algorithm_options(self) -> dict:
         """The keyword arguments of ``iter_universal_perturbation`` (all but the model and the images)."""
-        return {name: value for name, value in dataclasses.asdict(self).items() if name not in ("model", "n_train")}
+        options = {name: value for name, value in dataclasses.asdict(self).items() if name not in ("model", "n_train")}
+        return options | {"target": self.target_name}
 
     @property
     def p(self) -> float:
         return math.inf if self.norm == "inf" else 2.0
 
     def to_query(self) -> dict[str, str]:
-        """The settings as URL query parameters (numbers written as short as they read; no target: left out)."""
-        return {name: _text(value) for name, value in dataclasses.asdict(self).items() if value is not None}
+        """The settings as URL query parameters (numbers written as short as they read; untargeted: no target)."""
+        query = {name: _text(value) for name, value in dataclasses.asdict(self).items()}
+        return query if self.target_name else {name: text for name, text in query.items() if name != "target"}
 
 
 def _text(value: object) -> str:
-    if value is None:
-        return "none"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -72,11 +78,9 @@ def _choice(options: tuple) -> Callable[[str], object]:
     return parse
 
 
-def _target(raw: str) -> str | None:
-    """A class name (any case), or none ("" or "none"): untargeted."""
-    if raw.strip().lower() in ("", "none"):
-        return None
-    return _choice(CLASS_NAMES)(raw)
+def _target(raw: str) -> str:
+    """A class name (any case), or "none" (also empty): untargeted."""
+    return _choice((UNTARGETED, *CLASS_NAMES))(raw or UNTARGETED)
 
 
 def _number(low: float, high: float, kind: type) -> Callable[[str], float | int]:
