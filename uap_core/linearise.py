@@ -121,11 +121,20 @@ def _conv2d(layer: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, Pullback]:
 
     if layer.padding_mode != "zeros":
         raise _Unsupported  # the padding would be another linear map of the input
-    return layer(x), pullback
+    return F.conv2d(x, layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups), pullback
 
 
 def _linear(layer: nn.Linear, x: torch.Tensor) -> tuple[torch.Tensor, Pullback]:
-    return layer(x), lambda rows, g: g @ layer.weight
+    return F.linear(x, layer.weight, layer.bias), lambda rows, g: g @ layer.weight
+
+
+def _flatten(layer: nn.Flatten, x: torch.Tensor) -> tuple[torch.Tensor, Pullback]:
+    shape = x.shape[1:]
+    return layer(x), lambda rows, g: g.reshape(*g.shape[:2], *shape)
+
+
+def _normalize(layer: Normalize, x: torch.Tensor) -> tuple[torch.Tensor, Pullback]:
+    return layer(x), lambda rows, g: g / layer.std
 
 
 def _relu(layer: nn.ReLU, x: torch.Tensor) -> tuple[torch.Tensor, Pullback]:
@@ -150,8 +159,8 @@ def _max_pool2d(layer: nn.MaxPool2d, x: torch.Tensor) -> tuple[torch.Tensor, Pul
 
 
 def _linear_map(layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, Pullback]:
-    """A layer that is a fixed linear map of its input plus a constant (average pooling, flattening,
-    normalisation): its pullback is autograd's on that layer alone, whatever the point."""
+    """A layer that is a fixed linear map of its input plus a constant (average pooling, batch norm in eval
+    mode): its pullback is autograd's on that layer alone, at any point."""
     shape = x.shape[1:]
 
     def pullback(rows: torch.Tensor | None, g: torch.Tensor) -> torch.Tensor:
@@ -184,8 +193,8 @@ _LAYERS: dict[type, Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, Pull
     nn.ReLU: _relu,
     nn.MaxPool2d: _max_pool2d,
     nn.AvgPool2d: _linear_map,
-    nn.Flatten: _linear_map,
-    Normalize: _linear_map,
+    nn.Flatten: _flatten,
+    Normalize: _normalize,
     nn.BatchNorm2d: _batch_norm,
     nn.Dropout: _identity,
     nn.Identity: _identity,
