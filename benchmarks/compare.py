@@ -42,7 +42,7 @@ from uap_core import (
 )
 from uap_core.linearise import Trace, _traced_layers
 from uap_core.metrics import predict
-from uap_core.uap import _paper_steps
+from uap_core.uap import _paper_steps, _universal_perturbation_steps
 
 XI, DELTA, PASSES, N_TRAIN, SEED = 0.2, 0.2, 5, 500, 0
 
@@ -98,13 +98,13 @@ def profile_paper_pass(model, train) -> dict:
             return stats[key][3]
         return sum(times[3] for k, times in stats[key][4].items() if k[2] == caller.__name__)
 
-    total = cumulative(iter_universal_perturbation)
+    total = cumulative(_universal_perturbation_steps)
     parts = {
         "deepfool_forward": cumulative(_traced_layers),
         "deepfool_gradients": cumulative(Trace.gradients),
         "deepfool_rest": cumulative(deepfool) - cumulative(_traced_layers) - cumulative(Trace.gradients),
         "fooled_checks": cumulative(predict, _paper_steps),
-        "progress_reports": cumulative(predict, iter_universal_perturbation),
+        "progress_reports": cumulative(predict, _universal_perturbation_steps),
     }
     parts["other"] = total - sum(parts.values())
     return {
