@@ -24,7 +24,6 @@ import json
 import math
 import platform
 import pstats
-import resource
 import statistics
 import subprocess
 import sys
@@ -144,14 +143,18 @@ def run_art(model, train, test) -> dict:
     }
 
 
+# Runs the command given as its arguments and prints the peak resident set (KiB) of its children:
+# a fresh process per measurement, so no earlier child's peak can mask this one's.
+_PEAK_OF_CHILD = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
 def peak_rss_mb(command: list[str]) -> float:
-    """Max resident set size of a child process, in MB (Linux reports KiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(command, check=True, capture_output=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if after <= before:
-        raise RuntimeError("peak RSS of a child could not be told apart from an earlier, larger one")
-    return after / 1024
+    """Max resident set size of ``command`` run as a child process, in MB (Linux reports KiB)."""
+    measured = subprocess.run([sys.executable, "-c", _PEAK_OF_CHILD, *command], check=True, capture_output=True)
+    return int(measured.stdout) / 1024
 
 
 def main() -> None:
@@ -163,7 +166,7 @@ def main() -> None:
                         "(as deployed; see README, Deploy)")  # fmt: skip
     args = parser.parse_args()
 
-    # Memory first, while this process has no children yet: smallest (import only) before the CLI run.
+    # Memory first, before this process holds data and models.
     import_rss = peak_rss_mb([args.python, "-c", "import torch, torchvision"])
     with tempfile.TemporaryDirectory() as out:
         cli_rss = peak_rss_mb([args.python, "-m", "uap_core", "run", "--algorithm", "paper", "--xi", str(XI),
