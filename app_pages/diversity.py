@@ -1,7 +1,5 @@
 """Finding 4: many different universal perturbations fool the same model."""
 
-import streamlit as st
-
 import ui
 from uap_core.experiments.figures import diversity_perturbations_figure
 
@@ -18,7 +16,3 @@ r = ui.finding_page(
     ),
 )
 ui.show_figure(diversity_perturbations_figure(r), "The perturbations themselves, on the same colour scale.")
-st.caption(
-    "Caveat: the shipped result was computed with the box-aware DeepFool, before the paper's algorithm here "
-    "switched to the paper's own DeepFool; recomputing it with the paper's DeepFool can give other numbers."
-)

@@ -18,9 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_deepfool_options, check_flag, check_images, check_model, check_positive_int
+from .linearise import trace
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,6 @@ def _deepfool_batch(
     model: nn.Module, images: torch.Tensor, num_candidates: int, overshoot: float, max_iter: int, clip: bool,
     box_aware: bool,
 ) -> tuple[torch.Tensor, ...]:  # fmt: skip
-    with torch.no_grad():
-        scores = model(images)
-    k = min(num_candidates, scores.shape[1])
-    candidates = scores.topk(k, dim=1).indices  # column 0: the original label
-    labels = candidates[:, 0]
     n, device = images.shape[0], images.device
     total = torch.zeros_like(images)  # accumulated steps, before overshoot
     iterations = torch.zeros(n, dtype=torch.long, device=device)
@@ -81,26 +78,25 @@ def _deepfool_batch(
         x = images[active] + (1 + overshoot) * total[active]
         if clip:
             x = x.clamp(0.0, 1.0)
-        # k - 1 copies of each image, one per other candidate: a single forward and backward over
-        # the copies gives every gradient of z_j - z_label at once. (A vmapped backward would do the
-        # same arithmetic, but falls back to a slow per-sample convolution backward on CPU.)
-        copies = x.repeat_interleave(k - 1, dim=0).requires_grad_(True)
-        z = model(copies)
-        fooled = z[:: k - 1].argmax(1) != labels[active]
+        # One forward pass; the gradients of all k - 1 differences z_j - z_label come after, in one batch.
+        traced = trace(model, x)
+        z = traced.logits
+        if step == 0:
+            k = min(num_candidates, z.shape[1])
+            candidates = z.topk(k, dim=1).indices  # column 0: the original label
+            labels = candidates[:, 0]
+        fooled = z.argmax(1) != labels[active]
         converged[active[fooled]] = True
         keep = ~fooled
         if step == max_iter or not keep.any():
             break
-        rows = keep.repeat_interleave(k - 1)
-        cand = candidates[active]
+        rows = None if bool(keep.all()) else keep.nonzero().flatten()
+        cand = candidates[active[keep]]
         # f_j = z_j - z_label < 0 while unfooled; w_j its gradient: the linearised boundary is f_j + w_j·r = 0.
-        f = z[rows].gather(1, cand[keep, 1:].reshape(-1, 1)) - z[rows].gather(
-            1, cand[keep, :1].repeat_interleave(k - 1, dim=0)
-        )
-        (w,) = torch.autograd.grad(f.sum(), copies)
-        m = int(keep.sum())
-        w = w[rows].view(m, k - 1, *x.shape[1:])
-        f = f.detach().view(m, k - 1)
+        f = z[keep].gather(1, cand[:, 1:]) - z[keep].gather(1, cand[:, :1])
+        cotangents = F.one_hot(cand[:, 1:], z.shape[1]) - F.one_hot(cand[:, :1], z.shape[1])
+        w = traced.gradients(cotangents.to(z.dtype), rows)
+        m = w.shape[0]
         if clip and box_aware:
             # Pixels pinned at 0 or 1 cannot move further out: drop those directions, so the step
             # goes to the nearest boundary the box allows instead of being clipped away.

@@ -43,26 +43,33 @@ def targeted_steps(
     batch_size: int,
     step_size: float,
     should_stop: Callable[[], bool] | None = None,
+    box_aware: bool = False,
 ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """The step generator of ``algorithm`` ("paper" or "fast") aimed at ``target``, with that algorithm's options."""
     if algorithm == "paper":
         return targeted_paper_steps(model, images, target, xi, p, generator, max_passes, report_every, overshoot,
-                                    max_iter, should_stop)  # fmt: skip
+                                    max_iter, should_stop, box_aware)  # fmt: skip
     return targeted_fast_steps(model, images, target, xi, p, generator, max_passes, report_every, batch_size,
                                step_size, should_stop)  # fmt: skip
 
 
 def targeted_deepfool(
-    model: nn.Module, images: torch.Tensor, target: int, overshoot: float = 0.02, max_iter: int = 50
+    model: nn.Module,
+    images: torch.Tensor,
+    target: int,
+    overshoot: float = 0.02,
+    max_iter: int = 50,
+    box_aware: bool = False,
 ) -> DeepFoolResult:
     """Small ℓ2 perturbations r (N, ...) that make the model predict ``target`` on clip(x + r), for a batch.
 
     Each iteration linearises f = z_target - z_current around the current point (z: logits, current:
     the class predicted there) and steps to where that linearisation is zero, r += (|f| + 1e-4) w / ‖w‖²
     with w = ∇f, until the prediction is ``target`` or ``max_iter`` steps are taken. As in
-    :func:`uap_core.deepfool.deepfool`, the model sees clip(x + (1 + overshoot) r), and pixels pinned
-    at 0 or 1 are not pushed further out. ``labels`` in the result are the clean predictions;
-    ``converged`` says the image reached ``target`` (an image already there gets r = 0, converged).
+    :func:`uap_core.deepfool.deepfool`, the model sees clip(x + (1 + overshoot) r); ``box_aware``:
+    pixels pinned at 0 or 1 are not pushed further out (off by default, as in the untargeted
+    ``paper``). ``labels`` in the result are the clean predictions; ``converged`` says the image
+    reached ``target`` (an image already there gets r = 0, converged).
     """
     n = images.shape[0]
     total = torch.zeros_like(images)  # accumulated steps, before overshoot
@@ -82,7 +89,8 @@ def targeted_deepfool(
         f = z[:, target] - z.gather(1, current[:, None]).squeeze(1)  # < 0 while not arrived
         (w,) = torch.autograd.grad(f[keep].sum(), x)
         w, f, x = w[keep], f.detach()[keep], x.detach()[keep]
-        w = w.masked_fill(((x <= 0) & (w < 0)) | ((x >= 1) & (w > 0)), 0.0)  # the [0, 1] box
+        if box_aware:
+            w = w.masked_fill(((x <= 0) & (w < 0)) | ((x >= 1) & (w > 0)), 0.0)  # the [0, 1] box
         squared = w.flatten(1).pow(2).sum(1) + 1e-8
         moving = active[keep]
         total[moving] += ((f.abs() + 1e-4) / squared).view(-1, *[1] * (w.dim() - 1)) * w
@@ -103,6 +111,7 @@ def targeted_paper_steps(
     overshoot: float = 0.02,
     max_iter: int = 50,
     should_stop: Callable[[], bool] | None = None,
+    box_aware: bool = False,
 ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """Algorithm 1 with :func:`targeted_deepfool` as its inner step; yields (pass, images seen, v)."""
     n = images.shape[0]
@@ -126,7 +135,7 @@ def targeted_paper_steps(
                     continue
                 first = int(waiting[0])
                 i = int(batch[first])
-                step = targeted_deepfool(model, perturb(images[i : i + 1], v), target, overshoot, max_iter)
+                step = targeted_deepfool(model, perturb(images[i : i + 1], v), target, overshoot, max_iter, box_aware)
                 if step.converged[0]:
                     v = project(v + step.perturbation[0], xi, p)
                 position += first + 1

@@ -177,7 +177,7 @@ def _universal_perturbation_steps(
     count = _DeepFoolCount()
     if target_class is not None:
         steps = targeted_steps(model, images, target_class, xi, p, generator, max_passes, report_every, algorithm,
-                               overshoot, max_iter, batch_size, step_size, stop)  # fmt: skip
+                               overshoot, max_iter, batch_size, step_size, stop, box_aware)  # fmt: skip
     elif algorithm == "paper":
         deepfool_options = {"num_candidates": num_candidates, "overshoot": overshoot, "max_iter": max_iter,
                             "box_aware": box_aware}  # fmt: skip
