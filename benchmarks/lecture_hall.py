@@ -19,6 +19,7 @@ Server memory is the resident set (VmRSS) of the server process, sampled every 0
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -42,6 +44,7 @@ SCENARIOS = ("lecturer", "crowd", "seeded", "growth")
 # The growth runs end at their first report (target fooling rate 5%), so twenty of them fit a few minutes: each
 # still gathers its 8,000 training images, is evaluated on the test split and kept in the finished-run store.
 GROWTH_QUERY = "n_train=8000&max_passes=1&delta=0.95"
+RESULT_LIMIT_S = 180  # a crowd's pages without a result by then are counted as without one
 
 
 class Memory:
@@ -160,12 +163,17 @@ def warm_server(browser, url: str) -> None:
     page.context.close()
 
 
-def wait_for_results(pages: list[Page]) -> list[float]:
-    """When each page showed its result (the five metric cards); nobody presses anything meanwhile."""
-    done = []
-    for page in pages:
-        page.locator(METRICS).nth(4).wait_for()
-        done.append(time.monotonic())
+def wait_for_results(pages: list[Page], limit_s: float) -> list[float]:
+    """When each page showed its result (the five metric cards), nobody pressing anything meanwhile; pages
+    without a result ``limit_s`` seconds from now are left out, and what they show instead is printed."""
+    deadline, done = time.monotonic() + limit_s, []
+    for i, page in enumerate(pages):
+        try:
+            page.locator(METRICS).nth(4).wait_for(timeout=max(deadline - time.monotonic(), 0.001) * 1000)
+            done.append(time.monotonic())
+        except PlaywrightTimeout:
+            shown = page.locator('[data-testid="stMain"] [data-testid="stProgress"], [data-testid="stAlert"]')
+            print(f"page {i}: no result; it shows {[text[:90] for text in shown.all_inner_texts()]}", flush=True)
     return done
 
 
@@ -182,13 +190,13 @@ def crowd(browser, python: str, sessions: int) -> dict:
         memory.reset_peak()
         clicks = [press_run(page) for page in pages]
         figures["crowd_click_spread_s"] = clicks[-1] - clicks[0]
-        done = wait_for_results(pages)
+        done = wait_for_results(pages, RESULT_LIMIT_S)
         results = [outcome(page) for page in pages]
         figures["crowd_results"] = sum(r[0] for r in results)
         figures["crowd_turned_away"] = sum(r[1] for r in results)
         figures["crowd_exceptions"] = sum(r[2] for r in results)
-        figures["crowd_first_result_s"] = min(done) - clicks[0]
-        figures["crowd_last_result_s"] = max(done) - clicks[0]
+        figures["crowd_first_result_s"] = min(done, default=math.nan) - clicks[0]
+        figures["crowd_last_result_s"] = max(done) - clicks[0] if len(done) == sessions else math.inf
         figures["crowd_peak_mb"] = memory.peak
         for page in pages:
             page.context.close()
@@ -206,12 +214,12 @@ def seeded(browser, python: str, sessions: int) -> dict:
         for page in pages:
             ready(page)
         clicks = [press_run(page) for page in pages]
-        done = wait_for_results(pages)  # nobody presses again: queued runs start by themselves
+        done = wait_for_results(pages, RESULT_LIMIT_S)  # nobody presses again: queued runs start by themselves
         results = [outcome(page) for page in pages]
         figures["seeded_results"] = sum(r[0] for r in results)
         figures["seeded_exceptions"] = sum(r[2] for r in results)
-        figures["seeded_first_result_s"] = min(done) - clicks[0]
-        figures["seeded_last_result_s"] = max(done) - clicks[0]
+        figures["seeded_first_result_s"] = min(done, default=math.nan) - clicks[0]
+        figures["seeded_last_result_s"] = max(done) - clicks[0] if len(done) == sessions else math.inf
         figures["seeded_peak_mb"] = memory.peak
         for page in pages:
             page.context.close()
