@@ -7,10 +7,10 @@ bypassing this router (narrow layout, wrong menu).
 
 import streamlit as st
 
-import ui
+from uap_app.page import apply_style  # not ui: the router must not wait for torch (see uap_app.page)
 
 st.set_page_config(page_title="Universal Adversarial Perturbations", page_icon=":material/blur_on:", layout="wide")
-ui.apply_style()
+apply_style()
 
 # Adding a page is one line in its section; empty sections are left out of the menu.
 PAGES = {

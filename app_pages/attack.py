@@ -2,9 +2,10 @@
 
 The search runs in the server's worker threads (:mod:`uap_app.runs`), not in this script: the page asks
 for the run of its settings (joining one in flight, or served at once when it has finished before, or
-queued), then a fragment reads the run's latest snapshot twice a second, which also tells the server
-that somebody is still watching. When the run ends, or on Stop, the snapshot becomes this session's
-result, and the results below are drawn from the session state. The settings live in the URL.
+queued), then a fragment looks at the run once a second, waiting up to half a second for its next snapshot
+(drawn as soon as it is published); each look also tells the server that somebody is still watching. When
+the run ends, or on Stop, the snapshot becomes this session's result, and the results below are drawn from
+the session state. The settings live in the URL.
 """
 
 import json
@@ -14,7 +15,7 @@ import streamlit as st
 
 import ui
 from uap_app.effects import effects
-from uap_app.live import strip_html
+from uap_app.live import prepare
 from uap_app.runs import DONE, FAILED, QUEUED, STOPPED
 from uap_app.settings import DEFAULT_XI, TRAIN_SIZES, UNTARGETED, XI_RANGES, LiveSettings, from_query
 from uap_core import ALGORITHMS, CLASS_NAMES, MODEL_NAMES, model_card
@@ -23,7 +24,10 @@ from uap_core.report import metrics_dict
 
 WATCHING, RESULT, RUNS, WATCHER = "attack_watching", "attack_result", "attack_runs", "attack_watcher"
 URL, NOTICES, ERROR = "attack_url", "attack_url_notices", "attack_error"
-REFRESH_S = 0.5  # how often the live panel reads the run's snapshot (and tells the server it is watched)
+DRAWN, STARTED = "attack_drawn", "attack_started"  # (run number, snapshot version) on screen; Run just pressed
+REFRESH_S = 1.0  # how often the live panel looks at the run's snapshot (and tells the server it is watched)
+NEWS_WAIT_S = 0.5  # how long each look waits for the next snapshot (Streamlit greys a page that runs over ~1 s)
+FIRST_WAIT_S = 1.0  # how long the look right after Run waits for the first progress report
 ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Alg. 1, slow)"}
 WIDGET_KEYS = ("model", "algorithm", "norm", "delta", "n_train", "max_passes", "seed", "target")
 TARGETED_TEXT = (
@@ -103,6 +107,7 @@ def current_settings() -> LiveSettings:
 
 
 settings = current_settings()
+prepare(settings.model)  # cached: the first Run's first progress report then comes at once
 if settings.to_query() != query:
     st.query_params.from_dict(settings.to_query())
 st.session_state[URL] = settings.to_query()
@@ -136,6 +141,7 @@ def start() -> None:
     st.session_state[RUNS] = st.session_state.get(RUNS, 0) + 1  # keys the rescale slider of this run's result
     st.session_state.pop(RESULT, None)
     st.session_state[WATCHING] = runs.request(current_settings(), watcher)
+    st.session_state[STARTED] = True
 
 
 def stop() -> None:
@@ -169,6 +175,12 @@ def live_panel() -> None:
             # Nobody watched it for a moment (a browser pauses a page's timers while a tab is hidden or busy):
             # ask again, which rejoins the run if another visitor restarted it, or queues it anew.
             run = st.session_state[WATCHING] = runs.request(run.key, watcher)
+        # Each look waits a moment for the run's next snapshot and draws it as soon as it comes: fewer looks
+        # (each costs the server and the browser a page update), yet every report is on screen at once.
+        # Until the first progress report, the wait skips the "Starting" snapshot.
+        number, seen = st.session_state.get(DRAWN, (None, 0))
+        seen = seen if number == run.number else 0
+        run.wait_for(max(seen + 1, 2), FIRST_WAIT_S if st.session_state.pop(STARTED, False) else NEWS_WAIT_S)
         if run.state == DONE:
             finish(run, stopped=False)
             st.rerun()
@@ -184,7 +196,8 @@ def live_panel() -> None:
                 "It starts by itself; keep this page open.",
                 icon=":material/hourglass_top:",
             )
-        view = run.snapshot
+        version, view = run.version, run.snapshot
+        st.session_state[DRAWN] = (run.number, version)
         if view is not None:
             watchers = len(run.watchers)
             audience = f"{watchers} visitor{'s' if watchers > 1 else ''} watching this run"
@@ -197,7 +210,7 @@ def live_panel() -> None:
     with chart:
         st.plotly_chart(view.figure, width="stretch", theme=None, key="live_chart", config={"displaylogo": False})
     with strip:
-        st.html(strip_html(view.strip))
+        st.html(view.strip_html)  # made once per snapshot by the run's thread
 
 
 live_panel()

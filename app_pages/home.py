@@ -1,20 +1,18 @@
-"""Home page: what a universal adversarial perturbation is, shown at once with a perturbation the project ships."""
+"""Home page: what a universal adversarial perturbation is, shown at once with a perturbation the project ships.
+
+The top of the page (text, the shipped run's numbers and its pattern as a picture) reads only files and needs
+no torch, so on a freshly started server it is on screen while torch loads (about 3 s here) for the eight
+examples below it.
+"""
 
 import json
 import math
 
 import streamlit as st
 
-import ui
-from uap_app.current import SHIPPED_PERTURBATION
-from uap_core import DEFAULT_MODEL
-from uap_core.figures import perturbation_figure
-from uap_core.files import load_perturbation
+from uap_app.shipped import SHIPPED_METRICS, SHIPPED_PERTURBATION, SHIPPED_PICTURE
 
-METRICS = SHIPPED_PERTURBATION.with_name("metrics.json")
 SHOWN_IMAGES = 8
-
-ui.require_data("test")  # the training split is not needed here, which keeps the first picture fast
 
 st.title("One small noise pattern that fools a classifier on most images")
 text, numbers = st.columns([3, 2], gap="large")
@@ -44,8 +42,7 @@ fooled images and where each class is sent.
 """
     )
 
-v = load_perturbation(SHIPPED_PERTURBATION)
-shipped = json.loads(METRICS.read_text())  # its numbers on all test images, so the page needs no evaluation
+shipped = json.loads(SHIPPED_METRICS.read_text())  # its numbers on all test images, so the page needs no evaluation
 with numbers:
     st.metric(
         f"Fooling rate of the pattern below, on {shipped['test_images']:,} test images",
@@ -56,15 +53,20 @@ with numbers:
         f"{shipped['clean_accuracy']:.1%} → {shipped['perturbed_accuracy']:.1%}",
     )
     st.metric("Random noise of the same size fools", f"{shipped['random_fooling_rate']:.1%}")
-    st.caption(f"Every pixel changes by at most ξ = {ui.format_size(shipped['linf'], math.inf)} (ℓ∞ norm).")
+    st.image(str(SHIPPED_PICTURE))  # 280 px: the 28 x 28 pattern 10 times, at its own size so pixels stay sharp
+
+# torch is imported only now, after the top of the page has been sent to the browser.
+import ui  # noqa: E402
+from uap_core import DEFAULT_MODEL  # noqa: E402
+from uap_core.files import load_perturbation  # noqa: E402
+
+numbers.caption(
+    f"The pattern v: red brightens a pixel, blue darkens it, white is 0. Every pixel changes by at most "
+    f"ξ = {ui.format_size(shipped['linf'], math.inf)} (ℓ∞ norm)."
+)
+ui.require_data("test")  # the training split is not needed here
 
 st.subheader("The same pattern added to eight test images")
 test = ui.subset("test", 1000)
 chosen = ui.diverse_indices(test.labels, SHOWN_IMAGES)
-images, pattern = st.columns([4, 1.4], gap="medium")
-with images:
-    ui.prediction_rows(ui.model(DEFAULT_MODEL), test.images[chosen], v)
-with pattern:
-    ui.show_figure(
-        perturbation_figure(v, height=330), "The perturbation v: red brightens a pixel, blue darkens it, white is 0."
-    )
+ui.prediction_rows(ui.model(DEFAULT_MODEL), test.images[chosen], load_perturbation(SHIPPED_PERTURBATION))

@@ -135,7 +135,8 @@ def test_home_page(app_url, page):
     page.goto(app_url)
     wait_for_app(page)
     expect(page.locator("h1")).to_contain_text("fools a classifier")
-    expect(page.locator('[data-testid="stImage"]')).to_have_count(16, timeout=RUN_TIMEOUT_MS)
+    # the shipped pattern, then eight test images before and after
+    expect(page.locator('[data-testid="stImage"]')).to_have_count(17, timeout=RUN_TIMEOUT_MS)
     screenshot(page, "home")
 
 

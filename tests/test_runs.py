@@ -173,3 +173,15 @@ def test_two_slots_run_two_settings_at_once(work):
 def test_bad_configuration_is_refused():
     with pytest.raises(ValueError, match="slots"):
         RunManager(lambda run: None, slots=0)
+
+
+def test_a_watcher_waits_for_the_next_snapshot_without_looking_again(manager, work):
+    run = manager.request("a", "alice")
+    assert run.wait_for(1, timeout=WAIT_S) and run.snapshot == ("started", "a")
+    began = time.monotonic()
+    assert not run.wait_for(2, timeout=0.05)  # nothing new: the wait ends at its timeout
+    assert time.monotonic() - began >= 0.05
+    threading.Timer(0.05, work.gate("a").set).start()
+    assert run.wait_for(2, timeout=WAIT_S) and run.snapshot == ("done", "a")  # woken by the publication
+    eventually(lambda: run.state == DONE)
+    assert run.wait_for(99, timeout=WAIT_S)  # an ended run never makes anyone wait

@@ -20,8 +20,8 @@ from .runs import RunManager
 
 LIVE_SLOTS = 1  # simultaneous live runs per server: one run's torch already uses both of 2 cores (not yet measured)
 KEPT_RUNS = 8  # finished live runs kept for visitors who ask for the same settings
-WATCHER_TIMEOUT_S = 3.0  # a run nobody has looked at for this long is stopped (pages look twice a second;
-# a busy server answers those looks late, and a shorter wait restarted runs that were still watched)
+WATCHER_TIMEOUT_S = 5.0  # a run nobody has looked at for this long is stopped (pages look once a second;
+# a busy server answers those looks late, and a shorter wait stopped runs that thirty pages still watched)
 
 
 def data_root() -> str:

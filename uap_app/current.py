@@ -7,15 +7,14 @@ Contract with the live page: after a run finishes or is stopped it stores ``st.s
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import streamlit as st
 
 from uap_core.files import load_perturbation
 
+from .shipped import SHIPPED_PERTURBATION
+
 LATEST_KEY = "uap_latest"
-# Made by `python -m uap_core run --algorithm fast ... --out uap_core/results/home` (see its metrics.json).
-SHIPPED_PERTURBATION = Path(__file__).resolve().parents[1] / "uap_core" / "results" / "home" / "perturbation.npy"
 SHIPPED = {
     "p": math.inf,
     "model": "convnet",

@@ -17,7 +17,8 @@ from uap_core import MODEL_NAMES, Dataset, data_dir, load_model
 from uap_core.checks import env_int
 from uap_core.data import shared_fashion_mnist
 
-THREADS_ENV = "UAP_TORCH_THREADS"
+from .page import THREADS_ENV
+
 MAX_ORDERS = 32  # seeded index orders kept (64 KB each for the 8,226-image training split)
 
 

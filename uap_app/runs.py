@@ -39,11 +39,26 @@ class Run:
         self.queued_at, self.started_at, self.finished_at = now, math.nan, math.nan
         self.watchers: dict[str, float] = {}  # watcher id -> time of its last heartbeat
         self._stop = threading.Event()
+        self._changed = threading.Condition()  # notified at every snapshot and when the run ends
 
     def publish(self, snapshot: Any) -> None:
         """Called by the work: make ``snapshot`` the one every watcher sees next."""
-        self.snapshot = snapshot
-        self.version += 1
+        with self._changed:
+            self.snapshot = snapshot
+            self.version += 1
+            self._changed.notify_all()
+
+    def wait_for(self, version: int, timeout: float) -> bool:
+        """Block until snapshot ``version`` is published or the run has ended, at most ``timeout`` seconds;
+        False if the time ran out first. The waiting thread uses no CPU and does not hold the interpreter lock,
+        so a page can wait for news instead of looking more often."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.version >= version or not self.active, timeout)
+
+    def _set_state(self, state: str) -> None:
+        with self._changed:
+            self.state = state
+            self._changed.notify_all()
 
     def should_stop(self) -> bool:
         """True once nobody watches any more: the work should return at its next inner step."""
@@ -169,7 +184,8 @@ class RunManager:
         run._stop.set()
         if run.state == QUEUED:
             self._queue.remove(run)
-            run.state, run.finished_at = STOPPED, self._clock()
+            run.finished_at = self._clock()
+            run._set_state(STOPPED)
             self._forget(run)
 
     def _forget(self, run: Run) -> None:
@@ -200,7 +216,8 @@ class RunManager:
                 if self._closed:
                     return
                 run = self._queue.popleft()
-                run.state, run.started_at = RUNNING, self._clock()
+                run.started_at = self._clock()
+                run._set_state(RUNNING)
             error = None
             try:
                 self._work(run)
@@ -210,11 +227,12 @@ class RunManager:
                 run.finished_at = self._clock()
                 self._forget(run)
                 if error is not None:
-                    run.state, run.error = FAILED, error
+                    run.error = error
+                    run._set_state(FAILED)
                 elif run.should_stop():
-                    run.state = STOPPED
+                    run._set_state(STOPPED)
                 else:
-                    run.state = DONE
+                    run._set_state(DONE)
                     self._durations.append(run.finished_at - run.started_at)
                     if self._keep:
                         self._finished[run.key] = run

@@ -1,0 +1,30 @@
+"""What app.py puts on every page before the page's own code: the page-wide style and the check of the
+``UAP_TORCH_THREADS`` setting. Nothing here imports torch unless that setting is given: on a freshly started
+server the home page's first picture then reaches the screen while torch is still loading (about 3 s here).
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+THREADS_ENV = "UAP_TORCH_THREADS"
+
+# Pictures stay sharp however the browser scales them, and the page starts near the top of the screen.
+STYLE = """<style>
+[data-testid="stImage"] img, .uap-strip img { image-rendering: pixelated; }
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+</style>"""
+
+
+def apply_style() -> None:
+    """Page-wide display tweaks and setting problems; app.py calls this once per run, before the page."""
+    st.html(STYLE)
+    # UAP_TORCH_THREADS caps torch's threads per process (unset: torch's default, every core, and nothing to
+    # check). A malformed value is not fatal: torch keeps its default and every page says what was wrong.
+    if THREADS_ENV in os.environ:
+        from .resources import apply_torch_threads  # torch: only when there is a setting to apply
+
+        if problem := apply_torch_threads():
+            st.warning(problem, icon=":material/settings_alert:")
