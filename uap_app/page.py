@@ -21,8 +21,8 @@ STYLE = """<style>
 def apply_style() -> None:
     """Page-wide display tweaks and setting problems; app.py calls this once per run, before the page."""
     st.html(STYLE)
-    # UAP_TORCH_THREADS caps torch's threads per process (unset: torch's default, every core, and nothing to
-    # check). A malformed value is not fatal: torch keeps its default and every page says what was wrong.
+    # UAP_TORCH_THREADS sets torch's threads per process (unset: uap_app.resources.SERVER_THREADS, applied when
+    # torch is first needed, and nothing to check). A malformed value is not fatal: every page says what was wrong.
     if THREADS_ENV in os.environ:
         from .resources import apply_torch_threads  # torch: only when there is a setting to apply
 

@@ -22,15 +22,25 @@ from .page import THREADS_ENV
 MAX_ORDERS = 32  # seeded index orders kept (64 KB each for the 8,226-image training split)
 
 
+# torch threads in the server unless UAP_TORCH_THREADS says otherwise. Measured here (README, Lecture hall):
+# with 2 threads a computation slows 4x as soon as anything else wants a core (another process, the
+# server's own page threads), and 30 watching pages got no result in 180 s; with 1 thread all 30 got it.
+SERVER_THREADS = 1
+
+
 def apply_torch_threads() -> str | None:
-    """Set torch's thread count from ``UAP_TORCH_THREADS``; return the problem as a sentence when it is malformed."""
+    """Set torch's thread count from ``UAP_TORCH_THREADS`` (unset: :data:`SERVER_THREADS`); return the
+    problem as a sentence when the setting is malformed."""
     try:
         threads = env_int(THREADS_ENV)
     except ValueError as error:
-        return f"{error}; using torch's default instead"
-    if threads is not None:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(SERVER_THREADS)
+        return f"{error}; using {SERVER_THREADS} thread instead"
+    torch.set_num_threads(threads or SERVER_THREADS)
     return None
+
+
+apply_torch_threads()  # once per process, as soon as the app needs torch; pages name a problem (uap_app.page)
 
 
 @lru_cache(maxsize=len(MODEL_NAMES) + 2)
