@@ -14,6 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from upload_files import bomb_png, encode, npy, photo_of, pickled_npy, raw_pickle
 
+from uap_app.cache import RANDOM_TRIALS
 from uap_app.current import SHIPPED_PERTURBATION
 from uap_core import CLASS_NAMES, evaluate, fooling_rate, load_model, predict
 from uap_core.files import MAX_NPY_BYTES, load_perturbation
@@ -107,7 +108,7 @@ def test_perturbation_file_is_judged_on_any_model(shipped_npy, test_set):
     assert not app.exception and not app.error
     v = load_perturbation(SHIPPED_PERTURBATION)
     mlp = load_model("mlp")
-    reference = evaluate(mlp, test_set.images, test_set.labels, v, math.inf)
+    reference = evaluate(mlp, test_set.images, test_set.labels, v, math.inf, random_trials=RANDOM_TRIALS)
     shown = cards(app)
     assert shown["Fooling rate (test images)"] == f"{reference.fooling_rate:.1%}"
     before_after = f"{reference.clean_accuracy:.1%} → {reference.perturbed_accuracy:.1%}"
@@ -118,7 +119,7 @@ def test_perturbation_file_is_judged_on_any_model(shipped_npy, test_set):
 
     app.radio(key="npy_norm").set_value("2").run()
     assert not app.exception and "same **ℓ2** norm" in texts(app)
-    l2_reference = evaluate(mlp, test_set.images, test_set.labels, v, 2.0)
+    l2_reference = evaluate(mlp, test_set.images, test_set.labels, v, 2.0, random_trials=RANDOM_TRIALS)
     assert cards(app)["Random noise, same norm"] == f"{l2_reference.random_fooling_rate:.1%}"
 
     app.selectbox(key="npy_model").set_value("lenet").run()
