@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"
@@ -74,14 +74,23 @@ def app_url():
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium. Fails, not skips, without it."""
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright. Fails, not skips, without it."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's browser with `apt-get install -y chromium`"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium shared by the tests of this module."""
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def new_session(browser, width: int = 1600, height: int = 1000) -> Page:

@@ -3,8 +3,8 @@ a photo made from a test image, a corrupt file, a decompression bomb, a valid .n
 all uploaded through the real file input of one `streamlit run app.py` server. Screenshots in test-output/."""
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
-from test_browser import CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT_MS, screenshot, streamlit_server, wait_for_app
+from playwright.sync_api import Page, expect
+from test_browser import RUN_TIMEOUT_MS, chromium, new_session, screenshot, streamlit_server, wait_for_app
 from upload_files import bomb_png, photo_of, pickled_npy
 
 from uap_app.current import SHIPPED_PERTURBATION
@@ -18,13 +18,9 @@ def app_url():
 
 @pytest.fixture(scope="module")
 def page():
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's browser with `apt-get install -y chromium`"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.set_default_timeout(60_000)
-        yield page
-        browser.close()
+    """One visitor at a projector's 1280 x 720."""
+    with chromium() as browser:
+        yield new_session(browser, 1280, 720)
 
 
 @pytest.fixture(scope="module")
