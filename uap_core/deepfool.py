@@ -64,6 +64,13 @@ def deepfool(
     return DeepFoolResult(*(torch.cat(field) for field in zip(*parts, strict=True)))
 
 
+def drop_pinned(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The directions ``w`` without their components that would push pixels of ``x`` (broadcastable to ``w``)
+    pinned at 0 below 0, or pinned at 1 above 1: the box-aware step goes to the nearest boundary the [0, 1]
+    box allows instead of being clipped away."""
+    return w.masked_fill(((x <= 0) & (w < 0)) | ((x >= 1) & (w > 0)), 0.0)
+
+
 def _deepfool_batch(
     model: nn.Module, images: torch.Tensor, num_candidates: int, overshoot: float, max_iter: int, clip: bool,
     box_aware: bool,
@@ -98,10 +105,7 @@ def _deepfool_batch(
         w = traced.gradients(cotangents.to(z.dtype), rows)
         m = w.shape[0]
         if clip and box_aware:
-            # Pixels pinned at 0 or 1 cannot move further out: drop those directions, so the step
-            # goes to the nearest boundary the box allows instead of being clipped away.
-            pinned = x[keep].unsqueeze(1)
-            w = w.masked_fill(((pinned <= 0) & (w < 0)) | ((pinned >= 1) & (w > 0)), 0.0)
+            w = drop_pinned(w, x[keep].unsqueeze(1))
         w_norm = w.flatten(2).norm(dim=2) + 1e-8
         nearest = (f.abs() / w_norm).argmin(1)  # the closest linearised boundary per image
         pick = torch.arange(m, device=device)

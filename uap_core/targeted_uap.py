@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .deepfool import DeepFoolResult
+from .deepfool import DeepFoolResult, drop_pinned
 from .metrics import perturb, predict
 from .norms import project
 
@@ -90,7 +90,7 @@ def targeted_deepfool(
         (w,) = torch.autograd.grad(f[keep].sum(), x)
         w, f, x = w[keep], f.detach()[keep], x.detach()[keep]
         if box_aware:
-            w = w.masked_fill(((x <= 0) & (w < 0)) | ((x >= 1) & (w > 0)), 0.0)  # the [0, 1] box
+            w = drop_pinned(w, x)
         squared = w.flatten(1).pow(2).sum(1) + 1e-8
         moving = active[keep]
         total[moving] += ((f.abs() + 1e-4) / squared).view(-1, *[1] * (w.dim() - 1)) * w
