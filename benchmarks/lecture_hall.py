@@ -177,6 +177,24 @@ def wait_for_results(pages: list[Page], limit_s: float) -> list[float]:
     return done
 
 
+def tally(name: str, pages: list[Page], clicks: list[float], memory: Memory) -> dict:
+    """Wait for the pages' results, then count them (and turned-away and failed pages), time the first and the
+    last after the first click, and take the peak memory; closes the pages. Figures are named ``name_...``."""
+    done = wait_for_results(pages, RESULT_LIMIT_S)
+    got, away, failed = (sum(column) for column in zip(*(outcome(page) for page in pages), strict=True))
+    figures = {
+        "results": got,
+        "turned_away": away,
+        "exceptions": failed,
+        "first_result_s": min(done, default=math.nan) - clicks[0],
+        "last_result_s": max(done) - clicks[0] if len(done) == len(pages) else math.inf,
+        "peak_mb": memory.peak,
+    }
+    for page in pages:
+        page.context.close()
+    return {f"{name}_{key}": value for key, value in figures.items()}
+
+
 def crowd(browser, python: str, sessions: int) -> dict:
     """A fresh server: ``sessions`` visitors press Run with the defaults within a second."""
     figures = {}
@@ -190,16 +208,7 @@ def crowd(browser, python: str, sessions: int) -> dict:
         memory.reset_peak()
         clicks = [press_run(page) for page in pages]
         figures["crowd_click_spread_s"] = clicks[-1] - clicks[0]
-        done = wait_for_results(pages, RESULT_LIMIT_S)
-        results = [outcome(page) for page in pages]
-        figures["crowd_results"] = sum(r[0] for r in results)
-        figures["crowd_turned_away"] = sum(r[1] for r in results)
-        figures["crowd_exceptions"] = sum(r[2] for r in results)
-        figures["crowd_first_result_s"] = min(done, default=math.nan) - clicks[0]
-        figures["crowd_last_result_s"] = max(done) - clicks[0] if len(done) == sessions else math.inf
-        figures["crowd_peak_mb"] = memory.peak
-        for page in pages:
-            page.context.close()
+        figures |= tally("crowd", pages, clicks, memory)
     return figures
 
 
@@ -214,15 +223,7 @@ def seeded(browser, python: str, sessions: int) -> dict:
         for page in pages:
             ready(page)
         clicks = [press_run(page) for page in pages]
-        done = wait_for_results(pages, RESULT_LIMIT_S)  # nobody presses again: queued runs start by themselves
-        results = [outcome(page) for page in pages]
-        figures["seeded_results"] = sum(r[0] for r in results)
-        figures["seeded_exceptions"] = sum(r[2] for r in results)
-        figures["seeded_first_result_s"] = min(done, default=math.nan) - clicks[0]
-        figures["seeded_last_result_s"] = max(done) - clicks[0] if len(done) == sessions else math.inf
-        figures["seeded_peak_mb"] = memory.peak
-        for page in pages:
-            page.context.close()
+        figures |= tally("seeded", pages, clicks, memory)  # nobody presses again: queued runs start by themselves
     return figures
 
 
