@@ -26,6 +26,7 @@ from uap_app.findings import (
     heavy_run,
     run_task,
     share,
+    share_range,
     shipped_result,
 )
 from uap_app.live import diverse_indices
@@ -70,6 +71,7 @@ __all__ = [
     "require_data",
     "run_task",
     "share",
+    "share_range",
     "shipped_result",
     "show_figure",
     "subset",

@@ -10,7 +10,7 @@ r = ui.finding_page(
     lambda r: (
         f"the {len(r.seeds)} perturbations fool between {ui.share(min(r.fooling_rates))} and "
         f"{ui.share(max(r.fooling_rates))} of the test images (random noise of each one's norm: "
-        f"{ui.share(min(r.random_fooling_rates))}–{ui.share(max(r.random_fooling_rates))}); "
+        f"{ui.share_range(r.random_fooling_rates)}); "
         f"their mean pairwise cosine similarity is {r.mean_off_diagonal:.2f}, where 1 is the same pattern and 0 "
         "unrelated ones. The lower it is, the more diverse the perturbations, as the paper found on ImageNet."
     ),

@@ -11,7 +11,7 @@ def reading(r) -> str:
         f"built from only {r.sizes[0]} training images, the perturbation already fools "
         f"{ui.share(r.mean[0])} of the {r.n_test:,} test images on average; from {r.sizes[best]} images, "
         f"{ui.share(r.mean[best])}. Random noise of exactly each perturbation's norm fools "
-        f"{ui.share(min(r.random_mean))}–{ui.share(max(r.random_mean))}. "
+        f"{ui.share_range(r.random_mean)}. "
         "The spread between seeds shows how much the choice of images matters."
     )
 

@@ -15,8 +15,8 @@ def reading(r) -> str:
     if not other:
         return f"on its own model the perturbation fools {ui.share(own[0])}; there is no other model to transfer to."
     return (
-        f"on the model it was computed on, a perturbation fools {ui.share(min(own))}–{ui.share(max(own))} "
-        f"of the test images; on the other models {ui.share(min(other))}–{ui.share(max(other))}. Random noise of "
+        f"on the model it was computed on, a perturbation fools {ui.share_range(own)} "
+        f"of the test images; on the other models {ui.share_range(other)}. Random noise of "
         f"exactly the perturbation's norm fools at most: {noise} (each cell gives its own)."
     )
 

@@ -239,3 +239,10 @@ def test_a_targeted_run_shows_its_success_rate_from_the_url_and_the_control():
     # Back to untargeted: the target leaves the address and the card disappears after the next run.
     app.selectbox(key="target").set_value("none").run()
     assert "target" not in app.query_params
+
+
+def test_a_range_of_shares_reads_as_one_share_when_its_ends_round_alike():
+    from uap_app.findings import share_range
+
+    assert share_range([0.1255, 0.1251, 0.1262]) == "13%"
+    assert share_range([0.49, 0.5465, 0.51]) == "49%–55%"

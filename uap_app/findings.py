@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -121,3 +121,9 @@ def finding_page(name: str, here: str, reading: Callable[[ExperimentResult], str
 def share(value: float) -> str:
     """A fraction as a whole percentage, for sentences."""
     return f"{value:.0%}"
+
+
+def share_range(values: Sequence[float]) -> str:
+    """The lowest and highest of some fractions as "12%–34%", or one percentage when they read the same."""
+    low, high = share(min(values)), share(max(values))
+    return low if low == high else f"{low}–{high}"
