@@ -81,6 +81,29 @@ def test_evaluate_reports_norms_and_consistent_figures():
     assert e.flow.trace().item() == round(40 * (1 - e.fooling_rate))
 
 
+def test_evaluate_with_given_clean_labels_and_no_draws_matches_the_full_evaluation():
+    # What a caller that keeps the clean predictions and the noise baselines itself (the web app) gets:
+    # every figure of the full evaluation, the baseline left NaN for it to fill, and no clean pass made.
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 4))
+    images, labels = torch.rand(60, 1, 4, 4), torch.randint(0, 4, (60,))
+    v = torch.randn(1, 4, 4) * 0.3
+    full = evaluate(model, images, labels, v, math.inf, random_trials=2)
+    clean = predict(model, images)
+    calls = []
+    model.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].clone()))
+    given = evaluate(model, images, labels, v, math.inf, random_trials=0, clean_labels=clean)
+    assert len(calls) == 1 and not torch.equal(calls[0], images)  # only the perturbed images went through
+    assert math.isnan(given.random_fooling_rate)
+    for name in ("fooling_rate", "clean_accuracy", "perturbed_accuracy", "linf", "l2"):
+        assert getattr(given, name) == getattr(full, name)
+    assert torch.equal(given.flow, full.flow) and torch.equal(given.perturbed_labels, full.perturbed_labels)
+    # The caller's clean labels are taken as given: wrong ones change the fooling rate.
+    assert evaluate(model, images, labels, v, math.inf, random_trials=0, clean_labels=(clean + 1) % 4).fooling_rate != (
+        full.fooling_rate
+    )
+
+
 @pytest.mark.parametrize("p", [2.0, math.inf, "inf", "l2"])
 def test_evaluate_baseline_draws_noise_of_exactly_the_norm_of_v(monkeypatch, p):
     # The baseline is random noise of the perturbation's own norm ‖v‖, not of ξ: here v is far inside

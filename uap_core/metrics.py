@@ -6,6 +6,7 @@ perturbation is added, k̂(clip(x + v)) != k̂(x), whatever the true label.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -180,25 +181,34 @@ def evaluate(
     random_trials: int = 5,
     seed: int = 0,
     target: int | str | None = None,
+    clean_labels: torch.Tensor | None = None,
 ) -> Evaluation:
     """Fooling rate, accuracies, random baseline of the same ℓp norm as ``v``, and the class flow.
 
     ``images`` (N, C, H, W) float32 in [0, 1], ``labels`` (N,) the true classes, ``v`` (C, H, W) finite,
     ``p``: the norm ``v`` is measured in (2 or "inf", any spelling :func:`~uap_core.norms.parse_norm` takes).
+    ``random_trials``: random perturbations drawn (seeded by ``seed``) for the baseline; 0 draws none and
+    leaves ``random_fooling_rate`` NaN, for a caller that keeps baselines of its own.
     ``target`` (a class index or name): also the targeted success rate towards that class.
+    ``clean_labels`` (N,): the model's predictions on the clean ``images``, when the caller has them already.
     """
     _checked(model, images, v, v_required=True)
     check_labels(labels, images.shape[0])
-    p, random_trials, seed = parse_norm(p, "p"), check_int(random_trials, "random_trials"), check_seed(seed)
+    p, seed = parse_norm(p, "p"), check_seed(seed)
+    random_trials = check_int(random_trials, "random_trials", low=0)
     target_class = parse_target(target)
-    clean = _predict(model, images)
+    if clean_labels is not None:
+        check_labels(clean_labels, images.shape[0], "clean_labels")
+    clean = _predict(model, images) if clean_labels is None else clean_labels
     perturbed = _predict(model, images, v)
     size = lp_norm(v, p).item()
     return Evaluation(
         fooling_rate=(perturbed != clean).float().mean().item(),
         clean_accuracy=(clean == labels).float().mean().item(),
         perturbed_accuracy=(perturbed == labels).float().mean().item(),
-        random_fooling_rate=_random_fooling_rate(model, images, size, p, random_trials, seed, clean),
+        random_fooling_rate=_random_fooling_rate(model, images, size, p, random_trials, seed, clean)
+        if random_trials
+        else math.nan,
         linf=v.abs().max().item(),
         l2=torch.linalg.vector_norm(v).item(),
         flow=class_flow(clean, perturbed),
