@@ -14,8 +14,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from upload_files import bomb_png, encode, npy, photo_of, pickled_npy, raw_pickle
 
-from uap_app.cache import RANDOM_TRIALS
 from uap_app.current import SHIPPED_PERTURBATION
+from uap_app.resources import RANDOM_TRIALS
 from uap_core import CLASS_NAMES, evaluate, fooling_rate, load_model, predict
 from uap_core.files import MAX_NPY_BYTES, load_perturbation
 from uap_core.photo import photo_to_input
