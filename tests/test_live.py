@@ -6,9 +6,11 @@ import time
 
 import pytest
 
-from uap_app.live import STRIP_IMAGES, live_figure, redrawn, run_live, strip_html
+from uap_app import resources
+from uap_app.live import STRIP_IMAGES, live_figure, live_test, redrawn, run_live, strip_html
 from uap_app.runs import DONE, STOPPED, RunManager
 from uap_app.settings import LiveSettings, from_query
+from uap_core import data_dir, fooling_rate
 
 
 def test_the_quick_redraw_equals_the_full_figure():
@@ -41,6 +43,12 @@ def test_a_live_run_publishes_the_chart_and_the_strip_until_its_result():
         )
         fooled_shown = sum(image.fooled for image in view.strip)
         assert f"<b>{fooled_shown} of {STRIP_IMAGES}</b>" in strip_html(view.strip)
+        # The views are drawn by a second thread: still one per report, in order, each from its own v.
+        train_rates = [point[1] for point in view.curve]
+        assert train_rates == [0.0] + [record.fooling_rate for record in view.result.history]
+        live = live_test(view.settings.model, str(data_dir()))
+        net = resources.model(view.settings.model)
+        assert view.curve[-1][2] == fooling_rate(net, live.images.images, view.result.current, live.clean)
     finally:
         manager.close()
 
