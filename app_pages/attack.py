@@ -208,9 +208,9 @@ def live_panel() -> None:
         return
     chart, strip = st.columns([1, 1.35], gap="medium")
     with chart:
-        st.plotly_chart(view.figure, width="stretch", theme=None, key="live_chart", config={"displaylogo": False})
+        st.html(view.chart_html)  # both made once per snapshot by the run's thread
     with strip:
-        st.html(view.strip_html)  # made once per snapshot by the run's thread
+        st.html(view.strip_html)
 
 
 live_panel()

@@ -158,7 +158,8 @@ def test_attack_page_run(app_url, page):
     page.locator(".st-key-run button").click()
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
     wait_for_app(page)
-    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # live chart, perturbation, class flow
+    expect(page.locator(".uap-chart img")).to_be_visible()  # the live chart
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)  # perturbation, class flow
     expect(page.locator('[data-testid="stImage"]')).to_have_count(24, timeout=RUN_TIMEOUT_MS)
     expect(page.get_by_text("Used all 1 pass")).to_be_visible()
     screenshot(page, "attack")
@@ -225,7 +226,7 @@ def test_live_chart_and_strip_on_one_projector_screen(app_url, browser):
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(500)
         page.screenshot(path=str(OUTPUT / f"live_{width}x{height}.png"))  # what the screen shows, no scrolling
-        for selector in (".js-plotly-plot", ".uap-strip", ".st-key-run button", ".st-key-stop button"):
+        for selector in (".uap-chart", ".uap-strip", ".st-key-run button", ".st-key-stop button"):
             assert inside_viewport(page, selector), f"{selector} is not on the first screen at {width}x{height}"
     # Stop keeps the best perturbation found so far, and the results are drawn from it.
     page.get_by_role("button", name="Stop").click()

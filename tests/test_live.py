@@ -1,25 +1,41 @@
 """What a live run computes in its worker thread (uap_app.live), with the real model and data, and the live
 page's settings from a URL (uap_app.settings)."""
 
-import json
+import base64
+import re
 import time
+from xml.etree import ElementTree
 
 import pytest
 
-from uap_app import resources
-from uap_app.live import STRIP_IMAGES, live_figure, live_test, redrawn, run_live, strip_html
+from uap_app import chart, resources
+from uap_app.chart import chart_html
+from uap_app.live import STRIP_IMAGES, live_test, run_live, strip_html
 from uap_app.runs import DONE, STOPPED, RunManager
 from uap_app.settings import LiveSettings, from_query
 from uap_core import data_dir, fooling_rate
 
 
-def test_the_quick_redraw_equals_the_full_figure():
-    settings = LiveSettings(delta=0.3, max_passes=4)
-    curve = tuple((i / 4, 0.05 * i, 0.04 * i, 0.9 - 0.03 * i) for i in range(9))
-    quick = redrawn(live_figure(settings, curve[:1]).to_dict(), curve)
-    assert json.dumps(quick.to_dict(), sort_keys=True) == json.dumps(
-        live_figure(settings, curve).to_dict(), sort_keys=True
-    )
+def test_the_chart_puts_each_point_where_its_values_say():
+    curve = ((0.0, 0.0, 0.0, 0.9), (0.5, 0.3, 0.25, 0.7), (1.0, 0.6, 0.5, 0.4), (2.0, 0.8, 0.7, 0.2))
+    html = chart_html(curve, max_passes=4, target=0.75, rate="sent to Bag")
+    source = re.search(r'<img src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)"', html)
+    svg = ElementTree.fromstring(base64.b64decode(source[1]))  # well-formed, or this fails
+    lines = svg.findall("{*}polyline")
+    assert len(lines) == 3  # train rate, test rate, test accuracy
+    left, right = chart.LEFT, chart.WIDTH - chart.RIGHT
+    top, bottom = chart.TOP, chart.HEIGHT - chart.BOTTOM
+    for column, line in enumerate(lines, start=1):
+        points = [tuple(map(float, pair.split(","))) for pair in line.get("points").split()]
+        assert len(points) == len(curve)
+        for (x, y), point in zip(points, curve, strict=True):
+            assert x == pytest.approx(left + point[0] / 4 * (right - left), abs=0.06)
+            assert y == pytest.approx(bottom - point[column] * (bottom - top), abs=0.06)
+    dashed = [line for line in svg.findall("{*}line") if line.get("stroke-dasharray")]
+    assert len(dashed) == 1 and float(dashed[0].get("y1")) == pytest.approx(bottom - 0.75 * (bottom - top), abs=0.06)
+    texts = [text.text for text in svg.findall("{*}text")]
+    assert "target 1 − δ = 75%" in texts and [str(k) for k in range(5)] == [t for t in texts if t.isdigit()]
+    assert "sent to Bag, training images" in html and "sent to Bag 80% on the training images" in source[2]
 
 
 def wait(run, timeout: float = 120.0) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import io
 import math
 import os
@@ -18,22 +17,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
-import plotly.graph_objects as go
 import torch
 from PIL import Image
 
 from uap_core import CLASS_NAMES, MODEL_NAMES, Dataset, UAPResult, data_dir, iter_universal_perturbation
-from uap_core.figures import history_figure
 from uap_core.metrics import predict
 from uap_core.targeted import parse_target, targeted_success_rate
 
 from . import resources
+from .chart import Point, chart_html
 from .runs import Run
 from .settings import DEFAULT_XI, LiveSettings
 
 LIVE_TEST_IMAGES = 500  # held-out test images scored at every progress report (standard error ≤ 2.3 points)
 STRIP_IMAGES = 8  # test images shown before/after on the live strip
-CHART_HEIGHT = 270  # px: the chart and the strip share one screen at 1280 x 720
 
 
 @dataclass(frozen=True)
@@ -64,12 +61,14 @@ class LiveView:
     result: UAPResult | None  # None before the algorithm's first report
     # (passes done, train rate, test rate, test accuracy); the rate is the fooling rate, or for a targeted run
     # the targeted success rate (the share of images not predicted as the target that v sends there)
-    curve: tuple[tuple[float, float, float, float], ...]
-    figure: go.Figure
+    curve: tuple[Point, ...]
     strip: tuple[StripImage, ...]
     fraction: float  # of the maximum number of passes
     message: str
-    strip_html: str  # the strip as drawn (:func:`strip_html`), made once here rather than by every watcher's page
+    # The chart (:func:`uap_app.chart.chart_html`) and the strip (:func:`strip_html`) as drawn, made once here
+    # rather than by every watcher's page.
+    chart_html: str
+    strip_html: str
 
 
 def diverse_indices(labels: torch.Tensor, n: int) -> list[int]:
@@ -89,37 +88,6 @@ def png_data_uri(image: torch.Tensor) -> str:
     buffer = io.BytesIO()
     Image.fromarray(grey).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def live_figure(settings: LiveSettings, curve: tuple[tuple[float, float, float, float], ...]) -> go.Figure:
-    """The fooling-rate chart of a run so far (train and test fooling rate, test accuracy, the 1 − δ line);
-    for a targeted run, the targeted success rate in place of the fooling rate."""
-    columns = list(zip(*curve, strict=True))
-    fig = history_figure(*columns, 1 - settings.delta, settings.max_passes)
-    rate = "fooling rate" if settings.target_name is None else f"sent to {settings.target_name}"
-    names = iter((f"{rate}, training images", f"{rate}, test images", "accuracy, test images"))
-    fig.for_each_trace(lambda trace: trace.update(name=next(names)))
-    fig.update_layout(
-        height=CHART_HEIGHT,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0.0, "font": {"size": 14}},
-    )
-    fig.update_yaxes(title_text=None)
-    fig.update_xaxes(title_text="passes over the training images", title_standoff=4)
-    return fig
-
-
-def redrawn(styled: dict, curve: tuple[tuple[float, float, float, float], ...]) -> go.Figure:
-    """The chart of ``styled`` (a :func:`live_figure` as a dict) with the points of ``curve``.
-
-    Builds the figure without plotly's validation, which ``styled`` already passed: 2 ms instead of 55 ms
-    per progress report, time the run's thread would otherwise spend drawing instead of computing.
-    """
-    figure = copy.deepcopy(styled)
-    progress, *series = zip(*curve, strict=True)
-    for trace, values in zip(figure["data"], series, strict=True):
-        trace["x"], trace["y"] = list(progress), list(values)
-    return go.Figure(figure, _validate=False)
 
 
 @dataclass(frozen=True)
@@ -145,12 +113,10 @@ def live_test(model_name: str, root: str) -> LiveTest:
 @lru_cache(maxsize=len(MODEL_NAMES))
 def prepare(model_name: str) -> None:
     """What the first run of ``model_name`` would otherwise do before its first report (the clean predictions
-    of the live test images, plotly's first figure: about 0.5 s here); the live page calls this when it opens.
-
-    Also starts :func:`warm_up` in a thread of its own.
+    of the live test images); the live page calls this when it opens. Also starts :func:`warm_up` in a thread
+    of its own.
     """
     live_test(model_name, str(data_dir()))
-    live_figure(LiveSettings(model=model_name), ((0.0, 0.0, 0.0, 0.0),))
     threading.Thread(target=warm_up, args=(model_name,), name="uap-warm-up", daemon=True).start()
 
 
@@ -174,7 +140,7 @@ def run_live(run: Run) -> None:
     train = resources.subset("train", settings.n_train, settings.seed)
     live = live_test(settings.model, str(data_dir()))
     test, clean_test, shown = live.images, live.clean, list(live.shown)
-    styled = live_figure(settings, ((0.0, 0.0, 0.0, 0.0),)).to_dict()
+    rate_name = "fooling rate" if target is None else f"sent to {settings.target_name}"
 
     def view(result: UAPResult | None, curve: tuple, fraction: float, message: str) -> LiveView:
         v = torch.zeros_like(test.images[0]) if result is None else result.current
@@ -193,7 +159,8 @@ def run_live(run: Run) -> None:
             StripImage(png, png_data_uri(x), CLASS_NAMES[clean_test[i]], CLASS_NAMES[labels[i]], settings.target_name)
             for png, x, i in zip(live.clean_pngs, perturbed, shown, strict=True)
         )
-        return LiveView(settings, result, curve, redrawn(styled, curve), strip, fraction, message, strip_html(strip))
+        chart = chart_html(curve, settings.max_passes, 1 - settings.delta, rate_name)
+        return LiveView(settings, result, curve, strip, fraction, message, chart, strip_html(strip))
 
     latest = view(None, (), 0.0, "Starting…")
     run.publish(latest)

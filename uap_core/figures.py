@@ -63,50 +63,6 @@ def class_flow_figure(
     return style(fig, title, height=560)
 
 
-def history_figure(
-    progress: Sequence[float],
-    train_rate: Sequence[float],
-    test_rate: Sequence[float] | None = None,
-    test_accuracy: Sequence[float] | None = None,
-    target: float | None = None,
-    total: float | None = None,
-    title: str | None = None,
-) -> go.Figure:
-    """Fooling rate (train, test) and test accuracy against progress in passes (1.0 = one pass over the images).
-
-    ``target`` draws the 1 - δ line; ``total`` fixes the x range (the maximum number of passes)
-    so the curve grows from left to right instead of the axis rescaling at every update.
-    """
-    fig = go.Figure()
-    series = [
-        ("fooling rate (training images)", train_rate, TRAIN_COLOUR),
-        ("fooling rate (test images)", test_rate, TEST_COLOUR),
-        ("accuracy (test images)", test_accuracy, ACCURACY_COLOUR),
-    ]
-    for name, values, colour in series:
-        if values is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=list(progress),
-                    y=list(values),
-                    name=name,
-                    mode="lines+markers",
-                    line={"color": colour, "width": 3},
-                    marker={"size": 6},
-                )
-            )
-    if target is not None:
-        fig.add_hline(
-            y=target,
-            line={"dash": "dash", "color": TARGET_COLOUR, "width": 2},
-            annotation_text=f"target 1 − δ = {target:.0%}",
-            annotation_position="top left",
-        )
-    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="share of images")
-    fig.update_xaxes(title_text="passes over the training images", range=[0, total] if total else None)
-    return style(fig, title, height=470)
-
-
 def perturbation_figure(v: torch.Tensor, title: str | None = None, height: int = 420) -> go.Figure:
     """The perturbation as a heatmap on a diverging scale centred on zero, with a colour bar in pixel units.
 
