@@ -165,6 +165,13 @@ if watching is None and RESULT not in st.session_state:
 
 
 # ---------------------------------------------------------------- the live panel
+if watching is not None:
+    # Streamlit's "running" animation would play at every look (once a second) in every watching browser: without
+    # a GPU to draw it, it cost the browsers about a third of their CPU in the lecture-hall test. The progress
+    # line says what is going on.
+    st.html("<style>[data-testid='stStatusWidget'] { visibility: hidden; }</style>")
+
+
 @st.fragment(run_every=REFRESH_S if watching is not None else None)
 def live_panel() -> None:
     """Progress, the fooling-rate chart and the before/after strip, from the latest snapshot of the run."""
