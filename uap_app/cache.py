@@ -19,6 +19,7 @@ from uap_core.norms import lp_norm
 
 from . import resources
 from .live import run_live
+from .memory import release_freed_memory
 from .runs import RunManager
 
 LIVE_SLOTS = 1  # simultaneous live runs per server: one run's torch already uses both of 2 cores (not yet measured)
@@ -94,7 +95,9 @@ def evaluate_on_test(
     judged = evaluate(model(model_name), test.images, test.labels, v, p, random_trials=0, target=target,
                       clean_labels=clean)  # fmt: skip
     size = lp_norm(v, p).item()  # as evaluate measures it: the baseline is drawn at exactly this norm
-    return dataclasses.replace(judged, random_fooling_rate=resources.noise_fooling_rate(model_name, size, p))
+    judged = dataclasses.replace(judged, random_fooling_rate=resources.noise_fooling_rate(model_name, size, p))
+    release_freed_memory()  # the activations of its batches (see uap_app.memory)
+    return judged
 
 
 def evaluation(model_name: str, v, p: float, target: str | None = None) -> Evaluation:

@@ -26,6 +26,7 @@ from uap_core.targeted import parse_target, targeted_success_rate
 
 from . import resources
 from .chart import Point, chart_html
+from .memory import release_freed_memory
 from .runs import Run
 from .settings import DEFAULT_XI, LiveSettings
 
@@ -134,6 +135,13 @@ def warm_up(model_name: str) -> None:
 def run_live(run: Run) -> None:
     """The work of a live run (for :class:`uap_app.runs.RunManager`): search, publishing a :class:`LiveView`
     at the start and at every progress report; returns promptly once ``run.should_stop()``."""
+    try:
+        _search_and_draw(run)
+    finally:  # the run's training images and activations are free now: hand them back to the system
+        release_freed_memory()
+
+
+def _search_and_draw(run: Run) -> None:
     settings: LiveSettings = run.key
     target = parse_target(settings.target_name)
     net = resources.model(settings.model)
