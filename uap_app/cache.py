@@ -22,9 +22,9 @@ from .live import run_live
 from .memory import release_freed_memory
 from .runs import RunManager
 
-LIVE_SLOTS = 1  # simultaneous live runs per server: one run's torch already uses both of 2 cores (not yet measured)
+LIVE_SLOTS = 1  # simultaneous live runs per server: one run already keeps both of 2 cores busy (search + views)
 KEPT_RUNS = 8  # finished live runs kept for visitors who ask for the same settings
-WATCHER_TIMEOUT_S = 5.0  # a run nobody has looked at for this long is stopped (pages look once a second;
+WATCHER_TIMEOUT_S = 5.0  # a run nobody has looked at for this long is stopped (pages look every 2 s;
 # a busy server answers those looks late, and a shorter wait stopped runs that thirty pages still watched)
 
 
