@@ -30,7 +30,7 @@ DRAWN, STARTED = "attack_drawn", "attack_started"  # (run number, snapshot versi
 # instead of every 1 s let 10 pages on the server's 2 cores get their result in 14 s instead of 20 s. A look's wait
 # also delays Stop (its callback runs once the look is over), hence under a second.
 REFRESH_S, NEWS_WAIT_S = 2.0, 0.9
-FIRST_WAIT_S = 1.0  # how long the look right after Run waits for the first progress report
+FIRST_WAIT_S = 1.5  # how long the look right after Run waits for the first progress report (the next look is 2 s on)
 ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Alg. 1, slow)"}
 WIDGET_KEYS = ("model", "algorithm", "norm", "delta", "n_train", "max_passes", "seed", "target")
 TARGETED_TEXT = (
