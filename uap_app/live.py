@@ -189,14 +189,11 @@ def _search_and_draw(run: Run) -> None:
             record = snapshot.history[-1]
             fraction = (record.pass_index - 1 + record.images_seen / n) / settings.max_passes
             if target is None:
-                rate, best = f"fooling rate {record.fooling_rate:.0%}", snapshot.fooling_rate
+                rate, best = record.fooling_rate, snapshot.fooling_rate
             else:
-                rate, best = (
-                    f"sent to {settings.target_name} {record.targeted_success_rate:.0%}",
-                    snapshot.targeted_success_rate,
-                )
+                rate, best = record.targeted_success_rate, snapshot.targeted_success_rate
             message = (
-                f"pass {record.pass_index} of {settings.max_passes}: {rate} on the training images "
+                f"pass {record.pass_index} of {settings.max_passes}: {rate_name} {rate:.0%} on the training images "
                 f"(best {best:.0%}), {record.seconds:.1f} s"
             )
             if drawn is not None:
