@@ -255,7 +255,8 @@ def test_a_second_session_joins_the_run_in_flight(app_url, browser):
 def test_the_queue_starts_a_waiting_run_by_itself_when_stop_frees_the_slot(app_url, browser):
     first, second = new_session(browser), new_session(browser)
     start_slow_run(first, app_url, seed=13)
-    open_live(second, app_url, "n_train=50&max_passes=1&seed=14")
+    # Long enough (a few seconds) that one of its page's looks, 2 s apart, falls while it computes.
+    open_live(second, app_url, "n_train=1000&max_passes=2&seed=14")
     second.locator(".st-key-run button").click()
     expect(second.get_by_text("number 1 in the queue")).to_be_visible(timeout=30_000)
     first.get_by_role("button", name="Stop").click()
@@ -265,7 +266,7 @@ def test_the_queue_starts_a_waiting_run_by_itself_when_stop_frees_the_slot(app_u
     started = time.monotonic() - stopped_at
     expect(second.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
     waited = time.monotonic() - stopped_at
-    expect(second.get_by_text("Used all 1 pass")).to_be_visible()
+    expect(second.get_by_text("Used all 2 passes")).to_be_visible()
     expect(first.get_by_text("showing the best perturbation found so far")).to_be_visible()
     print(f"queued run started {started:.1f} s and finished {waited:.1f} s after Stop on the other page")
     for page in (first, second):
