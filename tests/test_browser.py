@@ -154,6 +154,9 @@ def test_attack_page_run(app_url, page):
     wait_for_app(page)
     set_slider_to_minimum(page, "Training images")
     set_slider_to_minimum(page, "Passes at most")
+    # The page writes its settings to the address once its script has seen them: Run only after both arrived
+    # (a slider moved while the first rerun was still starting was once not yet in the run's settings).
+    page.wait_for_function("() => location.search.includes('n_train=50') && location.search.includes('max_passes=1')")
     wait_for_app(page)
     page.locator(".st-key-run button").click()
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
