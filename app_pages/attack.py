@@ -24,6 +24,7 @@ from uap_core.report import metrics_dict
 
 WATCHING, RESULT, RUNS, WATCHER = "attack_watching", "attack_result", "attack_runs", "attack_watcher"
 URL, NOTICES, ERROR = "attack_url", "attack_url_notices", "attack_error"
+SEEN_URLS, KEPT_URLS = "attack_seen_urls", 8  # the addresses this session has followed or written, latest last
 DRAWN, STARTED = "attack_drawn", "attack_started"  # (run number, snapshot version) on screen; Run just pressed
 # How often the live panel looks at the run's snapshot (and tells the server it is watched), and how long each look
 # waits for the next snapshot. Every look costs a browser about 0.1 s of CPU whatever it shows: looking every 2 s
@@ -47,12 +48,22 @@ ui.require_data()
 runs = ui.live_runs()
 watcher = st.session_state.setdefault(WATCHER, uuid.uuid4().hex)
 
+
 # ---------------------------------------------------------------- settings: the URL, then the controls
-# A link with settings (a new visit, or an address edited by hand) sets the controls; an address without
-# them (a visit from another page) leaves the session's controls as they were. Streamlit drops the values
-# of widgets not on screen, so they are written back from the session state (defaults first).
+# A link with settings (a new visit, or an address from elsewhere) sets the controls; an address without
+# them (a visit from another page) leaves the session's controls as they were. An address this session has
+# already followed or written is not a new link but a browser that has not caught up yet: a control moved
+# while the address of the previous change was still on its way reports the address before it, and applying
+# that one would undo both changes. Streamlit drops the values of widgets not on screen, so they are written
+# back from the session state (defaults first).
+def remember(address: dict[str, str]) -> None:
+    seen = [url for url in st.session_state.get(SEEN_URLS, []) if url != address]
+    st.session_state[SEEN_URLS] = [*seen, address][-KEPT_URLS:]
+
+
 query = st.query_params.to_dict()
-if query and query != st.session_state.get(URL):
+if query and query not in st.session_state.get(SEEN_URLS, []):
+    remember(query)
     wanted, st.session_state[NOTICES] = from_query(query)
     for key in WIDGET_KEYS:
         st.session_state[key] = getattr(wanted, key)
@@ -115,9 +126,11 @@ def current_settings() -> LiveSettings:
 
 settings = current_settings()
 prepare(settings.model)  # cached: the first Run's first progress report then comes at once
-if settings.to_query() != query:
-    st.query_params.from_dict(settings.to_query())
-st.session_state[URL] = settings.to_query()
+address = settings.to_query()
+if address != query or address != st.session_state.get(URL):  # the browser's may be behind the one last written
+    st.query_params.from_dict(address)
+    remember(address)
+st.session_state[URL] = address
 
 
 # ---------------------------------------------------------------- Run and Stop
