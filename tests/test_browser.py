@@ -210,12 +210,15 @@ def inside_viewport(page: Page, selector: str) -> bool:
 
 
 SLOW = "n_train=8000&max_passes=10"  # about a minute on 2 cores: time to look at a run in flight
+# Algorithm 1 on 1,000 images: minutes, with its progress reports about 4 s apart, longer than a page's 2 s between
+# looks: a page must draw a report that comes while it waits, not only one that was already there.
+SLOW_PAPER = "algorithm=paper&n_train=1000&max_passes=10"
 FIRST_REPORT = "pass 1 of 10"
 
 
-def start_slow_run(page: Page, url: str, seed: int) -> None:
+def start_slow_run(page: Page, url: str, seed: int, query: str = SLOW) -> None:
     """Press Run on a run long enough to look at, and wait for its first progress report."""
-    open_live(page, url, f"{SLOW}&seed={seed}")
+    open_live(page, url, f"{query}&seed={seed}")
     page.locator(".st-key-run button").click()
     expect(page.locator('[data-testid="stProgress"]')).to_contain_text(FIRST_REPORT, timeout=RUN_TIMEOUT_MS)
 
@@ -240,18 +243,27 @@ def test_live_chart_and_strip_on_one_projector_screen(app_url, browser):
     page.context.close()
 
 
-def test_a_second_session_joins_the_run_in_flight(app_url, browser):
-    first, second = new_session(browser), new_session(browser)
-    start_slow_run(first, app_url, seed=12)
-    open_live(second, app_url, f"{SLOW}&seed=12")
-    second.locator(".st-key-run button").click()
-    for page in (first, second):  # one run, two watchers, the same chart
-        expect(page.get_by_text("2 visitors watching")).to_be_visible(timeout=30_000)
-    expect(second.locator('[data-testid="stProgress"]')).to_contain_text("pass", timeout=10_000)
-    first.get_by_role("button", name="Stop").click()
-    expect(second.get_by_text("1 visitor watching")).to_be_visible(timeout=30_000)  # it goes on for the other
-    second.get_by_role("button", name="Stop").click()
-    for page in (first, second):
+def test_sessions_join_the_run_in_flight_and_each_sees_it_progress(app_url, browser):
+    pages = [new_session(browser) for _ in range(3)]
+    start_slow_run(pages[0], app_url, seed=12, query=SLOW_PAPER)
+    for page in pages[1:]:
+        open_live(page, app_url, f"{SLOW_PAPER}&seed=12")
+        page.locator(".st-key-run button").click()
+    for page in pages:  # one run, three watchers, the same chart
+        expect(page.get_by_text("3 visitors watching")).to_be_visible(timeout=30_000)
+    # The third joined a crowd, so it looks less often, but every look still draws what it waited for: its
+    # progress line moves on from one report to the next.
+    progress = pages[2].locator('[data-testid="stProgress"]')
+    expect(progress).to_contain_text("pass", timeout=15_000)
+    shown = progress.inner_text()
+    expect(progress).not_to_have_text(shown, timeout=20_000)
+    expect(progress).to_contain_text("pass")
+    pages[0].get_by_role("button", name="Stop").click()
+    for page in pages[1:]:
+        expect(page.get_by_text("2 visitors watching")).to_be_visible(timeout=30_000)  # it goes on for the others
+    for page in pages[1:]:
+        page.get_by_role("button", name="Stop").click()
+    for page in pages:
         page.context.close()
 
 
