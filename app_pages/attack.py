@@ -3,7 +3,8 @@
 The search runs in the server's worker threads (:mod:`uap_app.runs`), not in this script: the page asks
 for the run of its settings (joining one in flight, or served at once when it has finished before, or
 queued), then a fragment looks at the run every 2 s, waiting up to 0.9 s for its next snapshot
-(drawn as soon as it is published); each look also tells the server that somebody is still watching. When
+(drawn as soon as it is published; every 4 s and up to 2 s for a page that joins a crowd); each look also
+tells the server that somebody is still watching. When
 the run ends, or on Stop, the snapshot becomes this session's result, and the results below are drawn from
 the session state. The settings live in the URL.
 """
