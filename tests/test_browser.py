@@ -161,7 +161,8 @@ def test_attack_page_run(app_url, page):
     page.locator(".st-key-run button").click()
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
     wait_for_app(page)
-    expect(page.locator(".uap-chart img")).to_be_visible()  # the live chart
+    expect(page.locator(".uap-chart img")).to_have_count(1)  # the live chart, once (no stale copy left)
+    expect(page.locator(".uap-chart img")).to_be_visible()
     expect(page.locator(".js-plotly-plot")).to_have_count(2)  # perturbation, class flow
     expect(page.locator('[data-testid="stImage"]')).to_have_count(24, timeout=RUN_TIMEOUT_MS)
     expect(page.get_by_text("Used all 1 pass")).to_be_visible()
