@@ -3,8 +3,8 @@
 The search runs in the server's worker threads (:mod:`uap_app.runs`), not in this script: the page asks
 for the run of its settings (joining one in flight, or served at once when it has finished before, or
 queued), then a fragment looks at the run every 2 s, waiting up to 0.9 s for its next snapshot
-(drawn as soon as it is published; every 4 s and up to 2 s for a page that joins a crowd); each look also
-tells the server that somebody is still watching. When
+(drawn as soon as it is published; every 4 s and up to 2 s for a page that joins a run watched by more than
+two); each look also tells the server that somebody is still watching. When
 the run ends, or on Stop, the snapshot becomes this session's result, and the results below are drawn from
 the session state. The settings live in the URL.
 """
@@ -34,8 +34,9 @@ DRAWN, STARTED = "attack_drawn", "attack_started"  # (run number, snapshot versi
 # still running when asked for again is never drawn (looks waiting 3 s left a crowd's pages frozen for as long as the
 # run's reports came more than 2 s apart). The wait also delays Stop (its callback runs once the look is over).
 REFRESH_S, NEWS_WAIT_S = 2.0, 0.9
-# When more than two visitors watch runs on the server, a page that starts watching looks every 4 s instead, each look
-# waiting up to 2 s: a crowd's browsers then pay for half as many looks. Stop then takes up to 2 s on that page.
+# A page that starts watching a run more than two visitors watch looks every 4 s instead, each look waiting up to 2 s:
+# a crowd's browsers then pay for half as many looks. Stop then takes up to 2 s on that page, and the run goes on for
+# the others anyway; a lone watcher's Stop still frees the slot within a second.
 CROWD, CROWD_REFRESH_S, CROWD_WAIT_S = 2, 4.0, 2.0
 FIRST_WAIT_S = 1.5  # how long the look right after Run waits for the first progress report (the next look is 2 s on)
 ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Alg. 1, slow)"}
@@ -199,7 +200,8 @@ if watching is not None:
 
 # Decided when the page starts watching (the fragment's interval is set by the whole page's run): visitors who join
 # a crowd look less often, the first ones (the lecturer's projector, usually) keep the 2 s looks.
-refresh, news_wait = (CROWD_REFRESH_S, CROWD_WAIT_S) if runs.watching() > CROWD else (REFRESH_S, NEWS_WAIT_S)
+crowd = watching is not None and len(watching.watchers) > CROWD
+refresh, news_wait = (CROWD_REFRESH_S, CROWD_WAIT_S) if crowd else (REFRESH_S, NEWS_WAIT_S)
 
 
 @st.fragment(run_every=refresh if watching is not None else None)

@@ -63,20 +63,6 @@ def test_same_settings_join_the_run_in_flight(manager, work):
     assert first.snapshot == ("done", "a") and work.started == ["a"]
 
 
-def test_watching_counts_each_visitor_of_the_queued_and_running_runs_once(manager, work):
-    running = manager.request("a", "alice")
-    manager.request("a", "bob")
-    manager.request("b", "carol")  # queued behind it
-    manager.request("b", "bob")  # bob watches both (a page asks for one run at a time, a test can ask for two)
-    eventually(lambda: running.state == RUNNING)
-    assert manager.watching() == 3
-    manager.leave(running, "alice")
-    assert manager.watching() == 2
-    work.gate("a").set()
-    eventually(lambda: running.state == DONE)
-    assert manager.watching() == 2  # carol and bob, on the run now computing; a finished run has no audience
-
-
 def test_a_finished_run_is_served_at_once_from_a_bounded_store(manager, work):
     for key in ("a", "b", "c"):
         work.gate(key).set()

@@ -163,11 +163,6 @@ class RunManager:
                 free_at.sort()
             return free_at[0]
 
-    def watching(self) -> int:
-        """How many visitors watch a queued or running run (each counted once)."""
-        with self._lock:
-            return len({watcher for run in self._active.values() for watcher in run.watchers})
-
     def running(self) -> int:
         """How many runs are computing now."""
         with self._lock:
