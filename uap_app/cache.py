@@ -24,8 +24,8 @@ from .runs import RunManager
 
 LIVE_SLOTS = 1  # simultaneous live runs per server: one run already keeps both of 2 cores busy (search + views)
 KEPT_RUNS = 8  # finished live runs kept for visitors who ask for the same settings
-WATCHER_TIMEOUT_S = 8.0  # a run nobody has looked at for this long is stopped (pages look every 2 to 3 s, and
-# a busy server answers those looks late: a shorter wait stopped runs that thirty pages still watched)
+WATCHER_TIMEOUT_S = 8.0  # a run nobody has looked at for this long is stopped (pages look every 2 s, every 4 s in a
+# crowd, and a busy server answers those looks late: a shorter wait stopped runs that thirty pages still watched)
 
 
 def data_root() -> str:
