@@ -24,7 +24,7 @@ from uap_core.norms import norm_label, rescale
 from uap_core.report import metrics_dict
 
 WATCHING, RESULT, RUNS, WATCHER = "attack_watching", "attack_result", "attack_runs", "attack_watcher"
-URL, NOTICES, ERROR = "attack_url", "attack_url_notices", "attack_error"
+NOTICES, ERROR = "attack_url_notices", "attack_error"
 SEEN_URLS, KEPT_URLS = "attack_seen_urls", 8  # the addresses this session has followed or written, latest last
 DRAWN, STARTED = "attack_drawn", "attack_started"  # (run number, snapshot version) on screen; Run just pressed
 # How often the live panel looks at the run's snapshot (and tells the server it is watched), and how long each look
@@ -52,6 +52,12 @@ runs = ui.live_runs()
 watcher = st.session_state.setdefault(WATCHER, uuid.uuid4().hex)
 
 
+def remember(address: dict[str, str]) -> None:
+    """Add ``address`` to the ones this session has followed or written, as the latest."""
+    seen = [url for url in st.session_state.get(SEEN_URLS, []) if url != address]
+    st.session_state[SEEN_URLS] = [*seen, address][-KEPT_URLS:]
+
+
 # ---------------------------------------------------------------- settings: the URL, then the controls
 # A link with settings (a new visit, or an address from elsewhere) sets the controls; an address without
 # them (a visit from another page) leaves the session's controls as they were. An address this session has
@@ -59,11 +65,6 @@ watcher = st.session_state.setdefault(WATCHER, uuid.uuid4().hex)
 # while the address of the previous change was still on its way reports the address before it, and applying
 # that one would undo both changes. Streamlit drops the values of widgets not on screen, so they are written
 # back from the session state (defaults first).
-def remember(address: dict[str, str]) -> None:
-    seen = [url for url in st.session_state.get(SEEN_URLS, []) if url != address]
-    st.session_state[SEEN_URLS] = [*seen, address][-KEPT_URLS:]
-
-
 query = st.query_params.to_dict()
 if query and query not in st.session_state.get(SEEN_URLS, []):
     remember(query)
@@ -130,10 +131,10 @@ def current_settings() -> LiveSettings:
 settings = current_settings()
 prepare(settings.model)  # cached: the first Run's first progress report then comes at once
 address = settings.to_query()
-if address != query or address != st.session_state.get(URL):  # the browser's may be behind the one last written
+latest = st.session_state.get(SEEN_URLS, [None])[-1]  # the address last written (or followed)
+if address != query or address != latest:  # the browser's may be behind the one last written
     st.query_params.from_dict(address)
     remember(address)
-st.session_state[URL] = address
 
 
 # ---------------------------------------------------------------- Run and Stop
