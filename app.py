@@ -7,8 +7,10 @@ bypassing this router (narrow layout, wrong menu).
 
 import streamlit as st
 
+from uap_app.memory import fix_allocator_thresholds
 from uap_app.page import apply_style  # not ui: the router must not wait for torch (see uap_app.page)
 
+fix_allocator_thresholds()  # before any run allocates: memory stays flat over many runs (see uap_app.memory)
 st.set_page_config(page_title="Universal Adversarial Perturbations", page_icon=":material/blur_on:", layout="wide")
 apply_style()
 
