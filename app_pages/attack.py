@@ -10,20 +10,20 @@ the session state. The settings live in the URL.
 """
 
 import json
-import uuid
 
 import streamlit as st
 
 import ui
 from uap_app.effects import effects
 from uap_app.live import prepare
+from uap_app.page import LEFT_RUN, LIVE_RUN
 from uap_app.runs import DONE, FAILED, QUEUED, STOPPED
 from uap_app.settings import DEFAULT_XI, TRAIN_SIZES, UNTARGETED, XI_RANGES, LiveSettings, from_query
 from uap_core import ALGORITHMS, CLASS_NAMES, MODEL_NAMES, model_card
 from uap_core.norms import norm_label, rescale
 from uap_core.report import metrics_dict
 
-WATCHING, RESULT, RUNS, WATCHER = "attack_watching", "attack_result", "attack_runs", "attack_watcher"
+RESULT, RUNS = "attack_result", "attack_runs"
 NOTICES, ERROR = "attack_url_notices", "attack_error"
 SEEN_URLS, KEPT_URLS = "attack_seen_urls", 8  # the addresses this session has followed or written, latest last
 DRAWN, STARTED = "attack_drawn", "attack_started"  # (run number, snapshot version) on screen; Run just pressed
@@ -49,7 +49,7 @@ TARGETED_TEXT = (
 
 ui.require_data()
 runs = ui.live_runs()
-watcher = st.session_state.setdefault(WATCHER, uuid.uuid4().hex)
+watcher = ui.live_watcher()
 
 
 def remember(address: dict[str, str]) -> None:
@@ -141,7 +141,7 @@ if address != query or address != latest:  # the browser's may be behind the one
 def finish(run, stopped: bool) -> None:
     """Make the run's latest snapshot this session's result, and share its perturbation with other pages."""
     view = run.snapshot
-    st.session_state.pop(WATCHING, None)
+    st.session_state.pop(LIVE_RUN, None)
     st.session_state[RESULT] = (view, stopped)
     if view is not None and view.result is not None:
         used = view.settings
@@ -160,28 +160,33 @@ def start() -> None:
     """Run: join, reuse or queue the run of the current settings (a callback, so Stop is ready at once)."""
     st.session_state[NOTICES] = []
     st.session_state.pop(ERROR, None)
-    if (previous := st.session_state.get(WATCHING)) is not None:
+    if (previous := st.session_state.get(LIVE_RUN)) is not None:
         runs.leave(previous, watcher)
     st.session_state[RUNS] = st.session_state.get(RUNS, 0) + 1  # keys the rescale slider of this run's result
     st.session_state.pop(RESULT, None)
-    st.session_state[WATCHING] = runs.request(current_settings(), watcher)
+    st.session_state[LIVE_RUN] = runs.request(current_settings(), watcher)
     st.session_state[STARTED] = True
 
 
 def stop() -> None:
     """Stop: keep the best perturbation so far; the run goes on only if another visitor still watches it."""
-    if (run := st.session_state.get(WATCHING)) is not None:
+    if (run := st.session_state.get(LIVE_RUN)) is not None:
         runs.leave(run, watcher)
         finish(run, stopped=run.state != DONE)
 
 
+# Back from another page that opened while a run was watched here: the run was left then (app.py), and its best
+# perturbation so far is this session's result, as after Stop.
+if (left := st.session_state.pop(LEFT_RUN, None)) is not None:
+    finish(left, stopped=left.state != DONE)
+
 buttons = st.columns([1, 1, 5], vertical_alignment="center")
 buttons[0].button("Run", type="primary", key="run", icon=":material/play_arrow:", width="stretch", on_click=start)
 buttons[1].button(
-    "Stop", key="stop", icon=":material/stop_circle:", disabled=WATCHING not in st.session_state, width="stretch",
+    "Stop", key="stop", icon=":material/stop_circle:", disabled=LIVE_RUN not in st.session_state, width="stretch",
     help="Stop now and keep the best perturbation found so far.", on_click=stop,
 )  # fmt: skip
-watching = st.session_state.get(WATCHING)
+watching = st.session_state.get(LIVE_RUN)
 if watching is None and RESULT not in st.session_state:
     buttons[2].markdown(
         "Press **Run**: the fooling rate is drawn live, on training images and on test images v never sees."
@@ -208,13 +213,13 @@ refresh, news_wait = (CROWD_REFRESH_S, CROWD_WAIT_S) if crowd else (REFRESH_S, N
 @st.fragment(run_every=refresh if watching is not None else None)
 def live_panel() -> None:
     """Progress, the fooling-rate chart and the before/after strip, from the latest snapshot of the run."""
-    run = st.session_state.get(WATCHING)
+    run = st.session_state.get(LIVE_RUN)
     if run is not None:
         runs.heartbeat(run, watcher)
         if run.state == STOPPED:
             # Nobody watched it for a moment (a browser pauses a page's timers while a tab is hidden or busy):
             # ask again, which rejoins the run if another visitor restarted it, or queues it anew.
-            run = st.session_state[WATCHING] = runs.request(run.key, watcher)
+            run = st.session_state[LIVE_RUN] = runs.request(run.key, watcher)
         # Each look waits a moment for the run's next snapshot and draws it as soon as it comes: fewer looks
         # (each costs the server and the browser a page update), yet every report is on screen at once.
         # Until the first progress report, the wait skips the "Starting" snapshot.
@@ -225,7 +230,7 @@ def live_panel() -> None:
             finish(run, stopped=False)
             st.rerun()
         if run.state == FAILED:
-            st.session_state.pop(WATCHING, None)
+            st.session_state.pop(LIVE_RUN, None)
             st.session_state[RESULT] = (None, False)
             st.session_state[ERROR] = run.error
             st.rerun()

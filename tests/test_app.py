@@ -261,3 +261,20 @@ def test_a_range_of_shares_reads_as_one_share_when_its_ends_round_alike():
 
     assert share_range([0.1255, 0.1251, 0.1262]) == "13%"
     assert share_range([0.49, 0.5465, 0.51]) == "49%–55%"
+
+
+def test_opening_another_page_leaves_the_live_run_and_keeps_its_best_so_far():
+    app = open_page("app_pages/attack.py", {"algorithm": "paper", "n_train": "1000", "max_passes": "10", "seed": "21"})
+    app.button(key="run").click().run()
+    run = app.session_state["live_run"]
+    deadline = time.monotonic() + TIMEOUT
+    while run.snapshot is None or run.snapshot.result is None:  # until its first progress report
+        assert time.monotonic() < deadline, "no progress report in time"
+        time.sleep(0.2)
+    app.switch_page("app_pages/home.py").run()
+    # Nobody else watches it: told to stop as the other page opened, not once its heartbeats lapse (8 s later).
+    assert run.should_stop()
+    app.switch_page("app_pages/attack.py").run()
+    assert not app.exception
+    assert len(app.metric) == 5  # back on the live page: the best perturbation so far, judged, as after Stop
+    assert "stopped early" in app.session_state["uap_latest"]["description"]

@@ -268,13 +268,19 @@ def test_sessions_join_the_run_in_flight_and_each_sees_it_progress(app_url, brow
         page.context.close()
 
 
-def test_the_queue_starts_a_waiting_run_by_itself_when_stop_frees_the_slot(app_url, browser):
+def queue_behind_a_slow_run(browser, url: str, seed: int) -> tuple[Page, Page]:
+    """Two sessions: the first watches a slow run (``seed``), the second's run (``seed + 1``) waits behind it."""
     first, second = new_session(browser), new_session(browser)
-    start_slow_run(first, app_url, seed=13)
+    start_slow_run(first, url, seed=seed)
     # Long enough (a few seconds) that one of its page's looks, 2 s apart, falls while it computes.
-    open_live(second, app_url, "n_train=1000&max_passes=2&seed=14")
+    open_live(second, url, f"n_train=1000&max_passes=2&seed={seed + 1}")
     second.locator(".st-key-run button").click()
     expect(second.get_by_text("number 1 in the queue")).to_be_visible(timeout=30_000)
+    return first, second
+
+
+def test_the_queue_starts_a_waiting_run_by_itself_when_stop_frees_the_slot(app_url, browser):
+    first, second = queue_behind_a_slow_run(browser, app_url, seed=13)
     first.get_by_role("button", name="Stop").click()
     stopped_at = time.monotonic()
     # Nobody presses anything on the second page: its run starts by itself and ends with the results.
@@ -287,3 +293,16 @@ def test_the_queue_starts_a_waiting_run_by_itself_when_stop_frees_the_slot(app_u
     print(f"queued run started {started:.1f} s and finished {waited:.1f} s after Stop on the other page")
     for page in (first, second):
         page.context.close()
+
+
+def test_closing_the_tab_frees_the_slot_for_the_queue_within_seconds(app_url, browser):
+    first, second = queue_behind_a_slow_run(browser, app_url, seed=15)
+    first.context.close()  # the lone watcher's tab goes: no Stop, no more looks
+    closed_at = time.monotonic()
+    expect(second.locator('[data-testid="stProgress"]')).to_contain_text("watching this run", timeout=60_000)
+    started = time.monotonic() - closed_at
+    print(f"queued run started {started:.1f} s after the other tab closed")
+    # The server notices the closed session within a second; the rest is the second page's next look (every 2 s).
+    # Without that, the run would go on until its watcher's heartbeats lapse (8 s).
+    assert started < 6
+    second.context.close()

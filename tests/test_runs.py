@@ -117,6 +117,23 @@ def test_leaving_the_page_stops_the_run_after_the_watcher_timeout(work):
     manager.close()
 
 
+def test_a_watcher_whose_page_is_gone_is_dropped_within_a_second(work):
+    # A closed browser tab: the page sends no more heartbeats, and ``present`` says so long before the timeout.
+    connected = {"alice", "bob"}
+    manager = RunManager(work, slots=1, keep=2, watcher_timeout=60.0, present=lambda watcher: watcher in connected)
+    run = manager.request("a", "alice")
+    manager.request("a", "bob")
+    eventually(lambda: run.state == RUNNING)
+    connected.discard("alice")
+    time.sleep(1.0)
+    assert run.state == RUNNING and set(run.watchers) == {"bob"}  # bob still watches it
+    connected.discard("bob")
+    gone_at = time.monotonic()
+    eventually(lambda: run.state == STOPPED, timeout=2.0)
+    assert time.monotonic() - gone_at < 1.0  # the manager's check every 0.5 s, plus the work's check
+    manager.close()
+
+
 def test_a_queued_run_nobody_watches_leaves_the_queue(manager, work):
     first = manager.request("a", "alice")
     queued = manager.request("b", "bob")

@@ -8,8 +8,11 @@ tensor in place.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from torch import nn
 
 from uap_core import Dataset, DataUnavailableError, Evaluation, data_dir, evaluate
@@ -25,7 +28,9 @@ from .runs import RunManager
 LIVE_SLOTS = 1  # simultaneous live runs per server: one run already keeps both of 2 cores busy (search + views)
 KEPT_RUNS = 8  # finished live runs kept for visitors who ask for the same settings
 WATCHER_TIMEOUT_S = 8.0  # a run nobody has looked at for this long is stopped (pages look every 2 s, every 4 s in a
-# crowd, and a busy server answers those looks late: a shorter wait stopped runs that thirty pages still watched)
+# crowd, and a busy server answers those looks late: a shorter wait stopped runs that thirty pages still watched);
+# a closed tab is noticed sooner, by its session (see _connected)
+WATCHER_KEY = "live_watcher"
 
 
 def data_root() -> str:
@@ -105,7 +110,22 @@ def evaluation(model_name: str, v, p: float, target: str | None = None) -> Evalu
     return evaluate_on_test(model_name, perturbation_to_npy(v), p, data_root(), target)
 
 
+def live_watcher() -> str:
+    """This session's name as a watcher of live runs: its Streamlit session id, then a part of its own (AppTest
+    gives every session the same id)."""
+    return st.session_state.setdefault(WATCHER_KEY, f"{get_script_run_ctx().session_id}/{uuid.uuid4().hex}")
+
+
+def _connected(watcher: str) -> bool:
+    """False once the browser of the watcher's session has gone (a closed tab, a page left for another site).
+
+    The run manager calls this from its own thread; Streamlit documents ``is_active_session`` as safe on any
+    thread. Without a server (AppTest) every watcher counts as connected, and the heartbeats decide.
+    """
+    return not runtime.exists() or runtime.get_instance().is_active_session(watcher.split("/")[0])
+
+
 @st.cache_resource
 def live_runs() -> RunManager:
     """The server's live runs: worker threads created once per process and shared by every session."""
-    return RunManager(run_live, slots=LIVE_SLOTS, keep=KEPT_RUNS, watcher_timeout=WATCHER_TIMEOUT_S)
+    return RunManager(run_live, slots=LIVE_SLOTS, keep=KEPT_RUNS, watcher_timeout=WATCHER_TIMEOUT_S, present=_connected)

@@ -4,9 +4,9 @@ A run is identified by a hashable key (the settings that determine its result), 
 for the key of a run in flight joins it and reads the same snapshots, and a finished run is served at
 once from a small bounded store. Runs with other keys wait in a first-in, first-out queue until one of
 ``slots`` worker threads is free. A run lives while somebody watches it: every watcher sends heartbeats
-(the page does so several times per second), and when the last watcher leaves (Stop, another run, or
-no heartbeat for ``watcher_timeout`` seconds) a queued run is dropped and a running one is told to stop,
-which frees its slot at the computation's next inner step.
+(the page does so several times per second), and when the last watcher leaves (Stop, another run, its page
+gone as ``present`` tells, or no heartbeat for ``watcher_timeout`` seconds) a queued run is dropped and a running
+one is told to stop, which frees its slot at the computation's next inner step.
 
 Pure Python: no Streamlit call here (worker threads have no script context), so it is unit-testable
 with plain functions as the work.
@@ -24,6 +24,7 @@ from typing import Any
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
+PRESENCE_CHECK_S = 0.5  # how often the manager looks for watchers that are gone (and for lapsed heartbeats)
 
 
 class Run:
@@ -78,7 +79,9 @@ class RunManager:
     ``work`` publishes snapshots with ``run.publish`` and returns when done or when ``run.should_stop()``;
     an exception marks the run failed (its message is kept for the page). ``keep`` finished runs are
     kept for immediate reuse (least recently asked for dropped first). ``typical_seconds`` is the
-    duration assumed for queue estimates until runs have finished. ``clock`` is for tests.
+    duration assumed for queue estimates until runs have finished. ``present(watcher)``: False once the
+    watcher's page is gone (a closed browser tab), checked every ``PRESENCE_CHECK_S``; it is called from the
+    manager's own thread, so it must be safe there. ``clock`` is for tests.
     """
 
     def __init__(
@@ -88,13 +91,14 @@ class RunManager:
         keep: int = 8,
         watcher_timeout: float = 1.0,
         typical_seconds: float = 10.0,
+        present: Callable[[str], bool] = lambda watcher: True,
         clock: Callable[[], float] = time.monotonic,
         name: str = "uap-run",
     ) -> None:
         if slots < 1 or keep < 0 or watcher_timeout <= 0:
             raise ValueError(f"need slots >= 1, keep >= 0, watcher_timeout > 0; got {slots}, {keep}, {watcher_timeout}")
         self._work, self.slots, self._keep = work, slots, keep
-        self._timeout, self._typical, self._clock = watcher_timeout, typical_seconds, clock
+        self._timeout, self._typical, self._present, self._clock = watcher_timeout, typical_seconds, present, clock
         self._lock = threading.Condition()
         self._queue: deque[Run] = deque()
         self._active: dict[Hashable, Run] = {}  # queued or running, by key
@@ -195,7 +199,7 @@ class RunManager:
     def _expire(self, now: float) -> None:
         for run in list(self._active.values()):
             for watcher, seen in list(run.watchers.items()):
-                if now - seen > self._timeout:
+                if now - seen > self._timeout or not self._present(watcher):
                     del run.watchers[watcher]
             if not run.watchers and not run.should_stop():
                 self._cancel(run)
@@ -206,7 +210,7 @@ class RunManager:
                 if self._closed:
                     return
                 self._expire(self._clock())
-                self._lock.wait(self._timeout / 5)
+                self._lock.wait(min(self._timeout / 5, PRESENCE_CHECK_S))
 
     def _serve(self) -> None:
         while True:
