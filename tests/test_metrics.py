@@ -104,6 +104,19 @@ def test_evaluate_with_given_clean_labels_and_no_draws_matches_the_full_evaluati
     )
 
 
+def test_evaluate_split_between_threads_gives_the_same_labels():
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 4))
+    images, labels = torch.rand(601, 1, 4, 4), torch.randint(0, 4, (601,))  # shares of 301 and 300, over 2 batches
+    v = torch.randn(1, 4, 4) * 0.3
+    alone = evaluate(model, images, labels, v, math.inf, random_trials=0)
+    shared = evaluate(model, images, labels, v, math.inf, random_trials=0, workers=2)
+    assert torch.equal(shared.perturbed_labels, alone.perturbed_labels) and shared.fooling_rate == alone.fooling_rate
+    assert torch.equal(evaluate(model, images, labels, v, 2, random_trials=0, workers=3).flow, alone.flow)
+    with pytest.raises(ValueError, match="workers"):
+        evaluate(model, images, labels, v, math.inf, workers=0)
+
+
 @pytest.mark.parametrize("p", [2.0, math.inf, "inf", "l2"])
 def test_evaluate_baseline_draws_noise_of_exactly_the_norm_of_v(monkeypatch, p):
     # The baseline is random noise of the perturbation's own norm ‖v‖, not of ξ: here v is far inside

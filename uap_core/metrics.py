@@ -7,6 +7,7 @@ perturbation is added, k̂(clip(x + v)) != k̂(x), whatever the true label.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -67,8 +68,13 @@ def predict(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = Non
     return _logits(model, _checked(model, images, v), v).argmax(1)
 
 
-def _predict(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
-    return _logits(model, images, v).argmax(1)
+def _predict(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None, workers: int = 1) -> torch.Tensor:
+    if workers == 1:
+        return _logits(model, images, v).argmax(1)
+    # Each thread takes a contiguous share; torch releases the interpreter lock inside its operations.
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uap-predict") as pool:
+        shares = pool.map(lambda share: _logits(model, share, v), images.tensor_split(workers))
+        return torch.cat(list(shares)).argmax(1)
 
 
 def fooling_rate(
@@ -182,6 +188,7 @@ def evaluate(
     seed: int = 0,
     target: int | str | None = None,
     clean_labels: torch.Tensor | None = None,
+    workers: int = 1,
 ) -> Evaluation:
     """Fooling rate, accuracies, random baseline of the same ℓp norm as ``v``, and the class flow.
 
@@ -191,16 +198,19 @@ def evaluate(
     leaves ``random_fooling_rate`` NaN, for a caller that keeps baselines of its own.
     ``target`` (a class index or name): also the targeted success rate towards that class.
     ``clean_labels`` (N,): the model's predictions on the clean ``images``, when the caller has them already.
+    ``workers``: threads the perturbed images are split between, for a caller that runs torch on one thread
+    per computation (the web server); the labels are the same whatever the number.
     """
     _checked(model, images, v, v_required=True)
     check_labels(labels, images.shape[0])
     p, seed = parse_norm(p, "p"), check_seed(seed)
     random_trials = check_int(random_trials, "random_trials", low=0)
+    workers = check_int(workers, "workers", low=1, high=64)
     target_class = parse_target(target)
     if clean_labels is not None:
         check_labels(clean_labels, images.shape[0], "clean_labels")
     clean = _predict(model, images) if clean_labels is None else clean_labels
-    perturbed = _predict(model, images, v)
+    perturbed = _predict(model, images, v, workers)
     size = lp_norm(v, p).item()
     return Evaluation(
         fooling_rate=(perturbed != clean).float().mean().item(),
