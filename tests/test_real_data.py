@@ -68,16 +68,19 @@ def test_default_model_reaches_85_percent(model, test_set):
     assert accuracy(model, test_set.images, test_set.labels) >= 0.85
 
 
-@pytest.mark.parametrize("algorithm", ["paper", "fast"])
-def test_universal_perturbation_beats_random_noise_twice_over(model, train_set, test_set, algorithm):
+# Algorithm 1 takes about 8 s a pass on 2 cores, and after two passes it already fools several times more test
+# images than noise (README, Benchmark: 0.458 after one pass, noise 0.125); `fast` gets the benchmark's 5 passes.
+@pytest.mark.parametrize(("algorithm", "passes"), [("paper", 2), ("fast", 5)])
+def test_universal_perturbation_beats_random_noise_twice_over(model, train_set, test_set, algorithm, passes):
     images = train_set.subset(500, seed=0).images
-    result = universal_perturbation(model, images, xi=0.2, norm="inf", delta=0.2, max_passes=5, seed=0,
+    result = universal_perturbation(model, images, xi=0.2, norm="inf", delta=0.2, max_passes=passes, seed=0,
                                     algorithm=algorithm)  # fmt: skip
     assert result.perturbation.abs().max() <= 0.2 + 1e-6
     universal = fooling_rate(model, test_set.images, result.perturbation)
     size = result.perturbation.abs().max().item()  # the baseline at the perturbation's own norm, not at ξ
     random = random_fooling_rate(model, test_set.images, size, math.inf, trials=5, seed=0)
     assert universal >= 2 * random, (universal, random)
+    print(f"{algorithm}, {passes} passes: fooling rate {universal:.3f} against noise {random:.3f}")
 
 
 @pytest.mark.parametrize(
