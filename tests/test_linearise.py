@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from uap_core import load_model
-from uap_core.linearise import trace
+from uap_core.linearise import trace, tracer
 from uap_core.models import Normalize
 
 
@@ -36,14 +36,28 @@ def unusual_model() -> nn.Sequential:
     return model.eval()
 
 
+def other_paths_model() -> nn.Sequential:
+    """The other branches of the traced pullbacks: a first layer with one input channel, no padding and dilation 2
+    (its adjoint as a depthwise convolution), a 1x1 convolution, and pools whose windows leave pixels out."""
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        nn.Conv2d(1, 3, 3, dilation=2), nn.ReLU(), nn.Conv2d(3, 5, 1), nn.ReLU(),  # 28 -> 24
+        nn.MaxPool2d(5), nn.AvgPool2d(3), nn.Flatten(), nn.Linear(5, 10),  # 24 -> 4 (pixels 20-23 unused) -> 1
+    )  # fmt: skip
+    with torch.no_grad():
+        model[-1].weight.mul_(30)  # gradients large enough to compare meaningfully
+    return model.eval()
+
+
 def untraceable_model() -> nn.Sequential:
     torch.manual_seed(1)
     return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 32), nn.Tanh(), nn.Linear(32, 10)).eval()
 
 
-@pytest.mark.parametrize("name", ["convnet", "lenet", "mlp", "unusual", "untraceable"])
+@pytest.mark.parametrize("name", ["convnet", "lenet", "mlp", "unusual", "other_paths", "untraceable"])
 def test_traced_gradients_match_autograd(name, train_set):
-    model = {"unusual": unusual_model, "untraceable": untraceable_model}.get(name, lambda: load_model(name))()
+    models = {"unusual": unusual_model, "other_paths": other_paths_model, "untraceable": untraceable_model}
+    model = models.get(name, lambda: load_model(name))()
     images = train_set.images[:4]
     traced = trace(model, images)
     with torch.no_grad():
@@ -54,3 +68,13 @@ def test_traced_gradients_match_autograd(name, train_set):
     torch.testing.assert_close(traced.gradients(cotangents), expected, atol=1e-5, rtol=1e-4)
     rows = torch.tensor([3, 1])  # a subset, in another order
     torch.testing.assert_close(traced.gradients(cotangents[rows], rows), expected[rows], atol=1e-5, rtol=1e-4)
+
+
+def test_one_tracer_serves_many_batches(model, train_set):
+    """A prepared tracer keeps no state between calls: each batch gets the gradients of its own trace."""
+    forward = tracer(model)
+    cotangents = torch.randn(2, 3, 10, generator=torch.Generator().manual_seed(4))
+    for images in (train_set.images[:2], train_set.images[10:12]):
+        torch.testing.assert_close(forward(images).gradients(cotangents), trace(model, images).gradients(cotangents))
+        torch.testing.assert_close(forward(images).gradients(cotangents), autograd_gradients(model, images, cotangents),
+                                   atol=1e-5, rtol=1e-4)  # fmt: skip
