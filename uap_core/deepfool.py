@@ -15,14 +15,14 @@ the directions of pixels that the [0, 1] box pins, which changes the step (see t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_deepfool_options, check_flag, check_images, check_model, check_positive_int
-from .linearise import trace
+from .linearise import Trace, tracer
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,23 @@ def deepfool(
     check_flag(clip, "clip")
     check_flag(box_aware, "box_aware")
     check_positive_int(batch_size, "batch_size")
+    return prepared_deepfool(tracer(model), images, num_candidates, overshoot, max_iter, clip, batch_size, box_aware)
+
+
+def prepared_deepfool(
+    forward: Callable[[torch.Tensor], Trace],
+    images: torch.Tensor,
+    num_candidates: int = 10,
+    overshoot: float = 0.02,
+    max_iter: int = 50,
+    clip: bool = True,
+    batch_size: int = 32,
+    box_aware: bool = False,
+) -> DeepFoolResult:
+    """:func:`deepfool` on checked arguments, with the model already prepared by :func:`uap_core.linearise.tracer`:
+    for a caller that runs DeepFool many times on one model (Algorithm 1 runs it once per unfooled image)."""
     parts = [
-        _deepfool_batch(model, batch, num_candidates, overshoot, max_iter, clip, box_aware)
+        _deepfool_batch(forward, batch, num_candidates, overshoot, max_iter, clip, box_aware)
         for batch in images.split(batch_size)
     ]
     return DeepFoolResult(*(torch.cat(field) for field in zip(*parts, strict=True)))
@@ -72,47 +87,51 @@ def drop_pinned(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def _deepfool_batch(
-    model: nn.Module, images: torch.Tensor, num_candidates: int, overshoot: float, max_iter: int, clip: bool,
-    box_aware: bool,
+    forward: Callable[[torch.Tensor], Trace], images: torch.Tensor, num_candidates: int, overshoot: float,
+    max_iter: int, clip: bool, box_aware: bool,
 ) -> tuple[torch.Tensor, ...]:  # fmt: skip
     n, device = images.shape[0], images.device
     total = torch.zeros_like(images)  # accumulated steps, before overshoot
     iterations = torch.zeros(n, dtype=torch.long, device=device)
     converged = torch.zeros(n, dtype=torch.bool, device=device)
-    active = torch.arange(n, device=device)
-
+    active = torch.arange(n, device=device)  # the images still moving, as rows of the batch
+    x = images  # x + 0, clipped or not, is x itself
+    traced = forward(x)
+    z = traced.logits
+    k = min(num_candidates, z.shape[1])
+    candidates = z.topk(k, dim=1).indices  # column 0: the original label
+    labels = candidates[:, 0]
+    # f_j = z_j - z_label for the other candidates j; its gradient is that of the logits' combination e_j - e_label.
+    one_hot = torch.eye(z.shape[1], dtype=z.dtype, device=device)
+    cotangents = one_hot[candidates[:, 1:]] - one_hot[labels].unsqueeze(1)  # (n, k - 1, K)
     for step in range(max_iter + 1):
-        x = images[active] + (1 + overshoot) * total[active]
-        if clip:
-            x = x.clamp(0.0, 1.0)
-        # One forward pass; the gradients of all k - 1 differences z_j - z_label come after, in one batch.
-        traced = trace(model, x)
-        z = traced.logits
-        if step == 0:
-            k = min(num_candidates, z.shape[1])
-            candidates = z.topk(k, dim=1).indices  # column 0: the original label
-            labels = candidates[:, 0]
+        if step > 0:
+            x = images[active].add_(total[active], alpha=1 + overshoot)
+            x = x.clamp_(0.0, 1.0) if clip else x
+            traced = forward(x)
+            z = traced.logits
         fooled = z.argmax(1) != labels[active]
-        converged[active[fooled]] = True
-        keep = ~fooled
-        if step == max_iter or not keep.any():
+        rows = None  # the rows of this trace that still move (None: all of them)
+        if fooled.any():
+            done = active[fooled]
+            converged[done], iterations[done] = True, step
+            rows = (~fooled).nonzero().flatten()
+            active = active[rows]
+            if len(active) == 0:
+                break
+            z, x = z[rows], x[rows]
+        if step == max_iter:
+            iterations[active] = step
             break
-        rows = None if bool(keep.all()) else keep.nonzero().flatten()
-        cand = candidates[active[keep]]
-        # f_j = z_j - z_label < 0 while unfooled; w_j its gradient: the linearised boundary is f_j + w_j·r = 0.
-        f = z[keep].gather(1, cand[:, 1:]) - z[keep].gather(1, cand[:, :1])
-        cotangents = F.one_hot(cand[:, 1:], z.shape[1]) - F.one_hot(cand[:, :1], z.shape[1])
-        w = traced.gradients(cotangents.to(z.dtype), rows)
-        m = w.shape[0]
+        # The linearised boundary with class j is f_j + w_j·r = 0, with f_j < 0 while the image is not fooled.
+        f = z.gather(1, candidates[active, 1:]) - z.gather(1, labels[active, None])
+        w = traced.gradients(cotangents[active], rows)  # (m, k - 1, *image)
         if clip and box_aware:
-            w = drop_pinned(w, x[keep].unsqueeze(1))
-        w_norm = w.flatten(2).norm(dim=2) + 1e-8
-        nearest = (f.abs() / w_norm).argmin(1)  # the closest linearised boundary per image
-        pick = torch.arange(m, device=device)
-        w_l, f_l, norm_l = w[pick, nearest], f[pick, nearest], w_norm[pick, nearest]
-        step_size = (f_l.abs() + 1e-4) / norm_l**2
-        moving = active[keep]
-        total[moving] += step_size.view(-1, *[1] * (w_l.dim() - 1)) * w_l
-        iterations[moving] += 1
-        active = moving
+            w = drop_pinned(w, x.unsqueeze(1))
+        w_norm = torch.linalg.vector_norm(w.flatten(2), dim=2) + 1e-8
+        gap = f.abs()
+        nearest = (gap / w_norm).argmin(1, keepdim=True)  # the closest linearised boundary per image
+        size = (gap.gather(1, nearest) + 1e-4) / w_norm.gather(1, nearest).square()  # (m, 1)
+        w_nearest = w[torch.arange(len(w), device=device), nearest.squeeze(1)]  # (m, *image)
+        total.index_add_(0, active, size.view(-1, *[1] * (w_nearest.dim() - 1)) * w_nearest)
     return (1 + overshoot) * total, iterations, converged, labels
