@@ -45,8 +45,9 @@ from .checks import (
     check_seed,
     check_xi,
 )
-from .deepfool import deepfool
-from .metrics import perturb, predict
+from .deepfool import prepared_deepfool
+from .linearise import tracer
+from .metrics import _perturb, _predict
 from .norms import lp_norm, parse_norm, project
 from .targeted import parse_target, targeted_success_rate
 from .targeted_uap import targeted_steps
@@ -171,7 +172,7 @@ def _universal_perturbation_steps(
     clock = _ComputeClock()
     generator = torch.Generator().manual_seed(seed)
     n = images.shape[0]
-    clean = predict(model, images)
+    clean = _predict(model, images)
     report_every = math.ceil(n / reports_per_pass)
     stop = should_stop or (lambda: False)
     count = _DeepFoolCount()
@@ -191,7 +192,7 @@ def _universal_perturbation_steps(
     history: list[HistoryRecord] = []
     best_success, best_score = None, -1.0  # score: the fooling rate, or the targeted success rate if targeted
     for pass_index, images_seen, v in steps:
-        perturbed = predict(model, images, v)
+        perturbed = _predict(model, images, v)
         rate = (perturbed != clean).float().mean().item()
         success = None if target_class is None else targeted_success_rate(clean, perturbed, target_class)
         score = rate if success is None else success
@@ -257,6 +258,7 @@ def _paper_steps(
     """Algorithm 1; yields (pass, images seen in the pass, v) every ``report_every`` images."""
     n = images.shape[0]
     v = torch.zeros_like(images[0])
+    forward = tracer(model)
     lookahead = 8
     for pass_index in range(1, max_passes + 1):
         order = torch.randperm(n, generator=generator).to(images.device)
@@ -269,7 +271,7 @@ def _paper_steps(
             # image before the first unfooled one is skipped exactly as the sequential loop would.
             report_at = min(n, (position // report_every + 1) * report_every)
             batch = order[position : min(report_at, position + lookahead)]
-            unfooled = (predict(model, images[batch], v) == clean[batch]).nonzero()
+            unfooled = (_predict(model, images[batch], v) == clean[batch]).nonzero()
             if len(unfooled) == 0:
                 position += len(batch)
                 lookahead = min(2 * lookahead, 256)
@@ -278,7 +280,7 @@ def _paper_steps(
                     return
                 first = int(unfooled[0])
                 i = int(batch[first])
-                step = deepfool(model, perturb(images[i : i + 1], v), **deepfool_options)
+                step = prepared_deepfool(forward, _perturb(images[i : i + 1], v), **deepfool_options)
                 count.calls += 1
                 count.iterations += int(step.iterations[0])
                 # Only a step that fooled the image is added (the authors' code has nearly the same
@@ -330,7 +332,7 @@ def _descent_direction(
     own nearest class, lets all the images' gradients agree, which is what a universal direction needs.
     """
     v = v.detach().requires_grad_(True)
-    z = model(perturb(images, v))
+    z = model(_perturb(images, v))
     runner_up = z.scatter(1, clean[:, None], float("-inf")).argmax(1)
     target = runner_up.mode().values
     pulled = clean != target
