@@ -38,6 +38,16 @@ def test_the_chart_puts_each_point_where_its_values_say():
     assert "sent to Bag, training images" in html and "sent to Bag 80% on the training images" in source[2]
 
 
+def test_the_chart_leaves_out_training_rates_that_were_not_measured():
+    curve = ((0.0, 0.0, 0.0, 0.9), (0.25, 0.3, 0.2, 0.8), (0.5, None, 0.3, 0.7), (0.75, None, 0.4, 0.6))
+    html = chart_html(curve, max_passes=1, target=0.8)
+    source = re.search(r'<img src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)"', html)
+    svg = ElementTree.fromstring(base64.b64decode(source[1]))
+    train, test, _ = (line.get("points").split() for line in svg.findall("{*}polyline"))
+    assert len(train) == 2 and len(test) == 4  # fast measures the training rate once per pass
+    assert "fooling rate 30% on the training images and 40% on the test images" in source[2]  # the latest measured
+
+
 def wait(run, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while run.active:

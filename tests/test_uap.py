@@ -32,7 +32,7 @@ def test_result_is_in_the_ball_and_its_fooling_rate_is_exact(model, images, algo
     assert result.perturbation.shape == images.shape[1:]
     assert lp_norm(result.perturbation, result.p).item() <= xi * (1 + 1e-5)
     assert result.fooling_rate == pytest.approx(fooling_rate(model, images, result.perturbation))
-    assert result.fooling_rate == max(record.fooling_rate for record in result.history)
+    assert result.fooling_rate == max(record.fooling_rate for record in result.history if record.measured)
     assert result.finished
 
 
@@ -61,6 +61,22 @@ def test_reports_several_times_within_each_pass(model, images, algorithm):
     assert len(history) == 4 * passes
     assert all(b.seconds >= a.seconds for a, b in itertools.pairwise(history))
     assert [s.finished for s in snapshots] == [False] * (len(snapshots) - 1) + [True]
+    # paper measures the fooling rate at every report; fast at its first report and at the end of every pass.
+    measured = [True] * 4 * passes if algorithm == "paper" else [True, False, False, True, False, False, False, True]
+    assert [r.measured for r in history] == measured[: len(history)]
+
+
+def test_fast_keeps_the_best_measured_v_and_measures_it_exactly(model, images):
+    snapshots = list(iter_universal_perturbation(model, images, xi=0.1, delta=0.01, max_passes=3, algorithm="fast"))
+    for before, snapshot in itertools.pairwise(snapshots):
+        record = snapshot.history[-1]
+        if record.measured:  # the rate of the current v, measured on all the images
+            assert record.fooling_rate == pytest.approx(fooling_rate(model, images, snapshot.current))
+        else:  # an unmeasured v never becomes the best: the best stays the one measured before
+            assert torch.equal(snapshot.perturbation, before.perturbation)
+        best = max(r.fooling_rate for r in snapshot.history if r.measured)
+        assert snapshot.fooling_rate == best
+        assert fooling_rate(model, images, snapshot.perturbation) == pytest.approx(best)
 
 
 def test_stopping_keeps_the_best_perturbation_so_far(model, images):

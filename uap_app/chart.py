@@ -13,8 +13,9 @@ from html import escape
 
 from uap_core.figures import ACCURACY_COLOUR, FONT_FAMILY, TARGET_COLOUR, TEST_COLOUR, TRAIN_COLOUR
 
-# One point of the curve: (passes done, rate on the training images, rate on the test images, test accuracy).
-Point = tuple[float, float, float, float]
+# One point of the curve: (passes done, rate on the training images, rate on the test images, test accuracy). The
+# training rate is None at the reports where the algorithm did not measure it (`fast` measures it once per pass).
+Point = tuple[float, float | None, float, float]
 
 WIDTH, HEIGHT = 560, 250  # SVG units; the chart scales to its column's width and keeps its proportions
 LEFT, RIGHT, TOP, BOTTOM = 46, 14, 12, 42  # room for the axes' labels
@@ -56,14 +57,15 @@ def chart_html(curve: Sequence[Point], max_passes: int, target: float, rate: str
     )
     parts.append(f'<text x="{LEFT + 6}" y="{y - 6:.1f}" fill="{TARGET_COLOUR}">target 1 − δ = {target:.0%}</text>')
     for _, colour, column in series:
-        points = [(_x(point[0], max_passes), _y(point[column])) for point in curve]
+        points = [(_x(point[0], max_passes), _y(point[column])) for point in curve if point[column] is not None]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="3"/>')
         parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>' for x, y in points]
     legend = "".join(f'<span><i style="background:{colour}"></i>{escape(name)}</span>' for name, colour, _ in series)
     last = curve[-1] if curve else (0.0, 0.0, 0.0, 0.0)
+    train = next((point[1] for point in reversed(curve) if point[1] is not None), 0.0)  # the latest measured
     label = escape(
-        f"{rate} {last[1]:.0%} on the training images and {last[2]:.0%} on the test images, "
+        f"{rate} {train:.0%} on the training images and {last[2]:.0%} on the test images, "
         f"test accuracy {last[3]:.0%}, after {last[0]:.2g} of {max_passes} passes"
     )
     svg = (

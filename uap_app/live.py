@@ -192,9 +192,14 @@ def _search_and_draw(run: Run) -> None:
                 rate, best = record.fooling_rate, snapshot.fooling_rate
             else:
                 rate, best = record.targeted_success_rate, snapshot.targeted_success_rate
+            # `fast` measures its rate on the training images once per pass: between, the message counts images.
+            if rate is None:
+                progress = f"{record.images_seen} of the {n} training images seen"
+            else:
+                progress = f"{rate_name} {rate:.0%} on the training images"
             message = (
-                f"pass {record.pass_index} of {settings.max_passes}: {rate_name} {rate:.0%} on the training images "
-                f"(best {best:.0%}), {record.seconds:.1f} s"
+                f"pass {record.pass_index} of {settings.max_passes}: {progress} (best {best:.0%}), "
+                f"{record.seconds:.1f} s"
             )
             if drawn is not None:
                 drawn.result()  # the previous view is out (or its error is raised here)

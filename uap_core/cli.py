@@ -60,9 +60,8 @@ def _run(args: argparse.Namespace) -> None:
         for result in steps:
             record = result.history[-1]
             bar.update((record.pass_index - 1) * n + record.images_seen - bar.n)
-            bar.set_postfix(
-                pass_=record.pass_index, fooling=f"{record.fooling_rate:.3f}", best=f"{result.fooling_rate:.3f}"
-            )
+            measured = {"fooling": f"{record.fooling_rate:.3f}"} if record.measured else {}
+            bar.set_postfix(pass_=record.pass_index, **measured, best=f"{result.fooling_rate:.3f}")
     evaluation = evaluate(model, test_set.images, test_set.labels, result.perturbation, result.p, seed=args.seed,
                           target=target)  # fmt: skip
     metrics = metrics_dict(result, evaluation, model=args.model, n_train=n, max_passes=args.max_passes, seed=args.seed)
