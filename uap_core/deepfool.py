@@ -57,21 +57,7 @@ def deepfool(
     check_flag(clip, "clip")
     check_flag(box_aware, "box_aware")
     check_positive_int(batch_size, "batch_size")
-    return prepared_deepfool(tracer(model), images, num_candidates, overshoot, max_iter, clip, batch_size, box_aware)
-
-
-def prepared_deepfool(
-    forward: Callable[[torch.Tensor], Trace],
-    images: torch.Tensor,
-    num_candidates: int = 10,
-    overshoot: float = 0.02,
-    max_iter: int = 50,
-    clip: bool = True,
-    batch_size: int = 32,
-    box_aware: bool = False,
-) -> DeepFoolResult:
-    """:func:`deepfool` on checked arguments, with the model already prepared by :func:`uap_core.linearise.tracer`:
-    for a caller that runs DeepFool many times on one model (Algorithm 1 runs it once per unfooled image)."""
+    forward = tracer(model)  # the model is prepared once for all batches and steps
     parts = [
         _deepfool_batch(forward, batch, num_candidates, overshoot, max_iter, clip, box_aware)
         for batch in images.split(batch_size)
@@ -90,6 +76,9 @@ def _deepfool_batch(
     forward: Callable[[torch.Tensor], Trace], images: torch.Tensor, num_candidates: int, overshoot: float,
     max_iter: int, clip: bool, box_aware: bool,
 ) -> tuple[torch.Tensor, ...]:  # fmt: skip
+    """DeepFool on checked arguments, with the model prepared by :func:`uap_core.linearise.tracer`: the fields of
+    a :class:`DeepFoolResult`. For callers that run it many times on one model (Algorithm 1: once per unfooled
+    image), so that neither the checks nor the preparation are repeated."""
     n, device = images.shape[0], images.device
     total = torch.zeros_like(images)  # accumulated steps, before overshoot
     iterations = torch.zeros(n, dtype=torch.long, device=device)

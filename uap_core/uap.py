@@ -45,7 +45,7 @@ from .checks import (
     check_seed,
     check_xi,
 )
-from .deepfool import prepared_deepfool
+from .deepfool import DeepFoolResult, _deepfool_batch
 from .linearise import tracer
 from .metrics import _perturb, _predict
 from .norms import lp_norm, parse_norm, project
@@ -191,7 +191,7 @@ def _universal_perturbation_steps(
                                overshoot, max_iter, batch_size, step_size, stop, box_aware)  # fmt: skip
     elif algorithm == "paper":
         deepfool_options = {"num_candidates": num_candidates, "overshoot": overshoot, "max_iter": max_iter,
-                            "box_aware": box_aware}  # fmt: skip
+                            "clip": True, "box_aware": box_aware}  # fmt: skip
         steps = _paper_steps(model, images, clean, xi, p, generator, max_passes, report_every, deepfool_options,
                              count, stop)  # fmt: skip
     else:
@@ -296,7 +296,7 @@ def _paper_steps(
                     return
                 first = int(unfooled[0])
                 i = int(batch[first])
-                step = prepared_deepfool(forward, _perturb(images[i : i + 1], v), **deepfool_options)
+                step = DeepFoolResult(*_deepfool_batch(forward, _perturb(images[i : i + 1], v), **deepfool_options))
                 count.calls += 1
                 count.iterations += int(step.iterations[0])
                 # Only a step that fooled the image is added (the authors' code has nearly the same
