@@ -5,13 +5,17 @@ Same model (convnet), same 500 Fashion-MNIST training images, ℓ∞ ξ = 0.2, �
   - ``paper`` (Algorithm 1, the paper's DeepFool), ``paper`` with our box-aware DeepFool, and ``fast``
     (with 4 progress reports per pass, as the live page, and with one)
     from uap_core, 5 passes at most;
-  - a profile of one ``paper`` pass: where its time goes (DeepFool, fooled checks, progress reports);
+  - a profile of one ``paper`` pass: where its time goes (DeepFool's forward passes, its gradients, the rest
+    of it, the fooled checks, the progress reports);
+  - with ``--baseline REV``: ``paper`` as the code at git revision REV computes it (imported beside this
+    code as ``uap_core_baseline``), 5 passes, and its first pass alternated three times with this code's,
+    for the ratio to before;
   - the Adversarial Robustness Toolbox's UniversalPerturbation(attacker="deepfool"), one pass;
   - peak memory (max RSS) of the command-line run, and of importing torch + torchvision alone
     (``--python``: with another interpreter, e.g. the CPU-only build of torch that the deploy uses).
 
     pip install -r benchmarks/requirements.txt
-    UAP_DATA_DIR=../shared/data python -m benchmarks.compare [--skip-art] [--out benchmarks/results.json]
+    UAP_DATA_DIR=../shared/data python -m benchmarks.compare [--skip-art] [--baseline REV] [--out FILE]
 
 Prints a Markdown table (pasted into the README) and writes the raw figures as JSON.
 """
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib
+import io
 import json
 import math
 import platform
@@ -27,22 +33,19 @@ import pstats
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
-from uap_core import (
-    deepfool,
-    fooling_rate,
-    iter_universal_perturbation,
-    load_fashion_mnist,
-    load_model,
-    random_fooling_rate,
-)
-from uap_core.linearise import Trace, _traced_layers
-from uap_core.metrics import predict
+import uap_core
+from uap_core import fooling_rate, load_fashion_mnist, load_model, random_fooling_rate
+from uap_core.deepfool import _deepfool_batch
+from uap_core.linearise import Trace, tracer
+from uap_core.metrics import _predict
 from uap_core.uap import _paper_steps, _universal_perturbation_steps
 
 XI, DELTA, PASSES, N_TRAIN, SEED = 0.2, 0.2, 5, 500, 0
@@ -59,16 +62,18 @@ def floor_seconds(model: torch.nn.Module, images: torch.Tensor, repeats: int = 7
     return statistics.median(times[1:])
 
 
-def run_ours(model, train, test, algorithm: str, **options) -> dict:
-    """Run one of our algorithms; after every report, measure the test fooling rate of the best v so far
-    (the generator's clock is paused while we do, so ``seconds`` stays computation time only)."""
+def run_ours(model, train, test, algorithm: str, package: ModuleType = uap_core, name: str = "", **options) -> dict:
+    """Run one of our algorithms (of ``package``: this code, or a baseline's); after every report, measure the test
+    fooling rate of the best v so far (the generator's clock is paused while we do, so ``seconds`` stays computation
+    time only)."""
     trace, result = [], None
-    for result in iter_universal_perturbation(model, train, XI, "inf", DELTA, PASSES, SEED, algorithm, **options):
+    run = package.iter_universal_perturbation(model, train, XI, "inf", DELTA, PASSES, SEED, algorithm, **options)
+    for result in run:
         trace.append((result.seconds, fooling_rate(model, test, result.perturbation)))
     ends = [r.seconds for r in result.history if r.images_seen == len(train)]
     per_pass = [b - a for a, b in zip([0.0, *ends], ends, strict=False)]
     return {
-        "algorithm": algorithm,
+        "algorithm": name or algorithm,
         "options": options,
         "passes": result.passes,
         "first_pass_seconds": per_pass[0] if per_pass else result.seconds,
@@ -89,23 +94,28 @@ def profile_paper_pass(model, train) -> dict:
     the rest; with DeepFool's calls and steps."""
     profiler = cProfile.Profile()
     profiler.enable()
-    *_, result = iter_universal_perturbation(model, train, XI, "inf", DELTA, 1, SEED, "paper")
+    *_, result = uap_core.iter_universal_perturbation(model, train, XI, "inf", DELTA, 1, SEED, "paper")
     profiler.disable()
     stats = pstats.Stats(profiler).stats
+    traced_forward = tracer(model).__code__  # the function every traced forward pass runs
 
     def cumulative(function, caller=None) -> float:
-        key = next(k for k in stats if k[2] == function.__name__ and k[0] == function.__code__.co_filename)
+        code = getattr(function, "__code__", function)
+        key = next(
+            k for k in stats if k[2] == code.co_name and k[0] == code.co_filename and k[1] == code.co_firstlineno
+        )
         if caller is None:
             return stats[key][3]
         return sum(times[3] for k, times in stats[key][4].items() if k[2] == caller.__name__)
 
     total = cumulative(_universal_perturbation_steps)
+    forward, gradients = cumulative(traced_forward), cumulative(Trace.gradients)
     parts = {
-        "deepfool_forward": cumulative(_traced_layers),
-        "deepfool_gradients": cumulative(Trace.gradients),
-        "deepfool_rest": cumulative(deepfool) - cumulative(_traced_layers) - cumulative(Trace.gradients),
-        "fooled_checks": cumulative(predict, _paper_steps),
-        "progress_reports": cumulative(predict, _universal_perturbation_steps),
+        "deepfool_forward": forward,
+        "deepfool_gradients": gradients,
+        "deepfool_rest": cumulative(_deepfool_batch) - forward - gradients,
+        "fooled_checks": cumulative(_predict, _paper_steps),
+        "progress_reports": cumulative(_predict, _universal_perturbation_steps),
     }
     parts["other"] = total - sum(parts.values())
     return {
@@ -157,9 +167,35 @@ def peak_rss_mb(command: list[str]) -> float:
     return int(measured.stdout) / 1024
 
 
+def baseline_package(revision: str) -> ModuleType:
+    """The uap_core package as it was at git ``revision``, imported beside this one as ``uap_core_baseline``
+    (its modules import each other relatively, so the renamed copy runs as it did)."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "archive", revision, "uap_core"], cwd=root, capture_output=True, check=True)
+    folder = Path(tempfile.mkdtemp(prefix="uap-baseline-"))
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(folder, filter="data")
+    (folder / "uap_core").rename(folder / "uap_core_baseline")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("uap_core_baseline")
+
+
+def first_passes(runs: dict[str, tuple[ModuleType, torch.nn.Module]], train, rounds: int = 3) -> dict[str, list[float]]:
+    """Seconds of one ``paper`` pass of each (package, its model), alternated ``rounds`` times (in turn first), so
+    that both see the same machine: this machine's speed drifts by 10-25% between minutes."""
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(rounds):
+        for name in list(runs)[:: 1 if round_ % 2 == 0 else -1]:
+            package, model = runs[name]
+            *_, result = package.iter_universal_perturbation(model, train, XI, "inf", DELTA, 1, SEED, "paper")
+            seconds[name].append(result.seconds)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-art", action="store_true", help="leave out ART (its pass takes minutes)")
+    parser.add_argument("--baseline", metavar="REV", help="also run paper as the code at this git revision")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter for the two memory measurements, e.g. one with the CPU-only build of torch "
@@ -177,17 +213,31 @@ def main() -> None:
     test = load_fashion_mnist("test").images
     floor = floor_seconds(model, train)
     profile = profile_paper_pass(model, train)
-    rows = [run_ours(model, train, test, "paper"), run_ours(model, train, test, "paper", box_aware=True)]
-    # fast twice: as the live page runs it (4 progress reports per pass, each a forward pass over the
-    # 500 images to measure the fooling rate of v) and with one report per pass, to show what the reports cost.
-    rows += [run_ours(model, train, test, "fast"), run_ours(model, train, test, "fast", reports_per_pass=1)]
-    if not args.skip_art:
-        rows.append(run_art(model, train, test))
+    paper = run_ours(model, train, test, "paper")
+    rows = [paper, run_ours(model, train, test, "paper", box_aware=True)]
+    # fast twice: as the live page runs it (4 progress reports per pass, the fooling rate on the 500 images
+    # measured at the first and at the end of each pass) and with one report per pass.
+    fast = [run_ours(model, train, test, "fast"), run_ours(model, train, test, "fast", reports_per_pass=1)]
+    rows += fast
+    baseline = None
+    if args.baseline:
+        before = baseline_package(args.baseline)
+        # Its own model: its tracer knows its own Normalize layer class, not this code's.
+        old_model = before.load_model("convnet")
+        rows.append(run_ours(old_model, train, test, "paper", before, f"paper at {args.baseline}"))
+        alternated = first_passes({"this": (uap_core, model), "baseline": (before, old_model)}, train)
+        baseline = {
+            "revision": args.baseline,
+            "first_pass_seconds": alternated,
+            "ratio": statistics.median(alternated["this"]) / statistics.median(alternated["baseline"]),
+            "per_pass_ratio": paper["seconds_per_pass"] / rows[-1]["seconds_per_pass"],
+        }
+    art = None if args.skip_art else run_art(model, train, test)
+    if art:
+        rows.append(art)
 
-    paper = rows[0]
     target = paper["test_fooling_rate"]
-    reached = [next((seconds for seconds, rate in fast["trace"] if rate >= target), math.inf) for fast in rows[2:4]]
-    art = rows[4] if not args.skip_art else None
+    reached = [next((seconds for seconds, rate in row["trace"] if rate >= target), math.inf) for row in fast]
     for row in rows:
         row["floors_per_pass"] = row["seconds_per_pass"] / floor
         row["art_per_pass_over_this"] = art["seconds_per_pass"] / row["seconds_per_pass"] if art else None
@@ -198,6 +248,7 @@ def main() -> None:
         "random_fooling_rate": random_fooling_rate(model, test, XI, math.inf, trials=5, seed=SEED),
         "paper_speedup_vs_art_first_pass": art["first_pass_seconds"] / paper["first_pass_seconds"] if art else None,
         "paper_speedup_vs_art_per_pass": art["seconds_per_pass"] / paper["seconds_per_pass"] if art else None,
+        "paper_vs_baseline": baseline,
         "fast_seconds_to_paper_best": reached,  # [4 reports per pass, 1 report per pass]
         "fast_floors_to_paper_best": [seconds / floor for seconds in reached],
         "paper_pass_profile": profile,
@@ -240,9 +291,17 @@ def markdown(s: dict) -> str:
             f"- `paper` vs ART: {s['paper_speedup_vs_art_first_pass']:.0f}× faster on the first pass, "
             f"{s['paper_speedup_vs_art_per_pass']:.0f}× per pass on average (target: ≥ 100×)."
         )
+    if s["paper_vs_baseline"]:
+        b = s["paper_vs_baseline"]
+        this, before = (", ".join(f"{t:.2f}" for t in b["first_pass_seconds"][k]) for k in ("this", "baseline"))
+        lines.append(
+            f"- `paper` vs the code at {b['revision']}: first pass alternated three times, {this} s against "
+            f"{before} s, ratio of the medians {b['ratio']:.2f}; mean s/pass over the 5 passes "
+            f"{b['per_pass_ratio']:.2f} (target: ≤ 0.25)."
+        )
     lines += [
         f"- `fast` reaches `paper`'s best test fooling rate after {s['fast_seconds_to_paper_best'][0]:.2f} s = "
-        f"{s['fast_floors_to_paper_best'][0]:.1f}× the floor with 4 progress reports per pass, "
+        f"{s['fast_floors_to_paper_best'][0]:.1f}× the floor with 4 progress reports per pass (as the live page), "
         f"{s['fast_seconds_to_paper_best'][1]:.2f} s = {s['fast_floors_to_paper_best'][1]:.1f}× with one "
         "(target: ≤ 2×).",
         f"- Peak memory (torch {s['memory_python']}) of `python -m uap_core run` (paper, {N_TRAIN} images, "
