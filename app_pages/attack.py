@@ -184,7 +184,7 @@ buttons = st.columns([1, 1, 5], vertical_alignment="center")
 buttons[0].button("Run", type="primary", key="run", icon=":material/play_arrow:", width="stretch", on_click=start)
 buttons[1].button(
     "Stop", key="stop", icon=":material/stop_circle:", disabled=LIVE_RUN not in st.session_state, width="stretch",
-    help="Stop now and keep the best perturbation found so far.", on_click=stop,
+    help="Stop now and keep the best perturbation measured so far.", on_click=stop,
 )  # fmt: skip
 watching = st.session_state.get(LIVE_RUN)
 if watching is None and RESULT not in st.session_state:
@@ -272,7 +272,7 @@ if view is None or view.result is None:
 result, used = view.result, view.settings
 if not result.finished:
     st.warning(
-        f"Stopped after {result.seconds:.1f} s: showing the best perturbation found so far.",
+        f"Stopped after {result.seconds:.1f} s: showing the best perturbation measured so far.",
         icon=":material/stop_circle:",
     )
 else:

@@ -235,9 +235,9 @@ def test_live_chart_and_strip_on_one_projector_screen(app_url, browser):
         page.screenshot(path=str(OUTPUT / f"live_{width}x{height}.png"))  # what the screen shows, no scrolling
         for selector in (".uap-chart", ".uap-strip", ".st-key-run button", ".st-key-stop button"):
             assert inside_viewport(page, selector), f"{selector} is not on the first screen at {width}x{height}"
-    # Stop keeps the best perturbation found so far, and the results are drawn from it.
+    # Stop keeps the best perturbation measured so far, and the results are drawn from it.
     page.get_by_role("button", name="Stop").click()
-    expect(page.get_by_text("showing the best perturbation found so far")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_text("showing the best perturbation measured so far")).to_be_visible(timeout=RUN_TIMEOUT_MS)
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
     wait_for_app(page)
     screenshot(page, "attack_stopped")
@@ -289,7 +289,7 @@ def test_the_queue_starts_a_waiting_run_by_itself_when_stop_frees_the_slot(app_u
     expect(second.locator('[data-testid="stMetric"]')).to_have_count(5, timeout=RUN_TIMEOUT_MS)
     waited = time.monotonic() - stopped_at
     expect(second.get_by_text("Used all 2 passes")).to_be_visible()
-    expect(first.get_by_text("showing the best perturbation found so far")).to_be_visible()
+    expect(first.get_by_text("showing the best perturbation measured so far")).to_be_visible()
     print(f"queued run started {started:.1f} s and finished {waited:.1f} s after Stop on the other page")
     for page in (first, second):
         page.context.close()
