@@ -4,8 +4,9 @@ For each image, DeepFool linearises the classifier around the current point, ste
 nearest linearised decision boundary among the top-k candidate classes, and repeats until the
 predicted label changes. The result approximates the smallest ℓ2 perturbation that changes it.
 
-All images of a batch are processed together; the ones already fooled drop out. Gradients are
-taken with ``torch.autograd.grad`` with respect to the input only, so the model's parameters
+All images of a batch are processed together; the ones already fooled drop out. Each step is one
+traced forward pass and the k - 1 class gradients pulled back together (:mod:`uap_core.linearise`;
+autograd for models it does not know), with respect to the input only, so the model's parameters
 are never touched (and need no gradients at all).
 
 By default the step is the paper's: the unconstrained linearisation, evaluated (with ``clip``)
