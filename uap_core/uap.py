@@ -78,7 +78,7 @@ class HistoryRecord:
 
 @dataclass(frozen=True)
 class UAPResult:
-    """The best perturbation so far, with the whole history: a snapshot while running, the answer at the end."""
+    """The best perturbation measured so far, with the whole history: a snapshot while running, the answer at the end."""
 
     perturbation: torch.Tensor  # (C, H, W), the best seen, inside the ξ-ball
     fooling_rate: float  # of ``perturbation`` on the images it was built from
@@ -240,7 +240,7 @@ def universal_perturbation(
     """Run :func:`iter_universal_perturbation` to the end and return its last snapshot.
 
     ``callback(snapshot)`` is called at every report; returning True stops the run early
-    (the result then holds the best perturbation found so far, with ``finished=False``).
+    (the result then holds the best perturbation measured so far, with ``finished=False``).
     """
     check_callable(callback, "callback")
     result = None
