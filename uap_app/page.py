@@ -34,7 +34,8 @@ def apply_style() -> None:
 
 def leave_live_run() -> None:
     """Another page has opened in this session: stop watching the live page's run, which then stops at once unless
-    another visitor watches it. Back on the live page, its best perturbation measured so far is the result, as after Stop."""
+    another visitor watches it. Back on the live page, its best perturbation measured so far is the result, as
+    after Stop."""
     if (run := st.session_state.pop(LIVE_RUN, None)) is None:
         return
     from .cache import live_runs, live_watcher  # torch is loaded already: the live page made the run

@@ -78,7 +78,8 @@ class HistoryRecord:
 
 @dataclass(frozen=True)
 class UAPResult:
-    """The best perturbation measured so far, with the whole history: a snapshot while running, the answer at the end."""
+    """The best perturbation measured so far, with the whole history: a snapshot while running, the answer at the
+    end."""
 
     perturbation: torch.Tensor  # (C, H, W), the best seen, inside the ξ-ball
     fooling_rate: float  # of ``perturbation`` on the images it was built from
