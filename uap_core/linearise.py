@@ -202,7 +202,7 @@ def _tiles(layer: nn.MaxPool2d | nn.AvgPool2d, shape: torch.Size) -> bool:
 
 
 def _max_pool2d(layer: nn.MaxPool2d) -> Forward:
-    kernel = _pair(layer.kernel_size)
+    spread = _batched(lambda h: F.interpolate(h, scale_factor=_pair(layer.kernel_size), mode="nearest"))
 
     def forward(x: torch.Tensor) -> tuple[torch.Tensor, Pullback]:
         y, picked = F.max_pool2d(x, layer.kernel_size, layer.stride, layer.padding, layer.dilation, layer.ceil_mode,
@@ -216,7 +216,6 @@ def _max_pool2d(layer: nn.MaxPool2d) -> Forward:
                 index = _rows(picked, rows)
                 mask = x.new_zeros(len(index), shape[0], shape[1] * shape[2]).scatter_(2, index.flatten(2), 1.0)
                 mask = mask.view(-1, *shape).contiguous(memory_format=_memory_format(x)).unsqueeze(1)
-                spread = _batched(lambda h: F.interpolate(h, scale_factor=kernel, mode="nearest"))
                 return spread(rows, g) * mask
 
             return y, tiled
