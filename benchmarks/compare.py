@@ -1,35 +1,32 @@
-"""Speed and quality of the UAP algorithms side by side, in one run, on one machine.
+"""Speed and quality of the UAP algorithms beside their peers, in one run, on one machine, through the public API.
 
 Same model (convnet), same 500 Fashion-MNIST training images, ℓ∞ ξ = 0.2, δ = 0.2, seed 0:
   - the floor: one forward + backward (to the input) pass of the model over the 500 images;
-  - ``paper`` (Algorithm 1, the paper's DeepFool), ``paper`` with our box-aware DeepFool, and ``fast``
-    (with 4 progress reports per pass, as the live page, and with one)
-    from uap_core, 5 passes at most;
-  - a profile of one ``paper`` pass: where its time goes (DeepFool's forward passes, its gradients, the rest
-    of it, the fooled checks, the progress reports);
-  - with ``--baseline REV``: ``paper`` as the code at git revision REV computes it (imported beside this
-    code as ``uap_core_baseline``), 5 passes, and its first pass alternated three times with this code's,
-    for the ratio to before;
+  - ``paper`` (Algorithm 1; DeepFool's iterates as they are, as in the paper), and with DeepFool evaluated on
+    clipped iterates and box-aware; ``fast`` with 4 progress reports per pass (as the live page) and with one;
+    5 passes at most; targeted ``paper`` and ``fast`` towards Bag;
+  - where one ``paper`` pass spends its time, from the engine's own statistics (:class:`uap_core.Stats`);
+  - the plain yardstick: Algorithm 1 one image at a time with the authors' DeepFool (benchmarks/plain_uap.py);
   - the Adversarial Robustness Toolbox's UniversalPerturbation(attacker="deepfool"), one pass;
   - peak memory (max RSS) of the command-line run, and of importing torch + torchvision alone
-    (``--python``: with another interpreter, e.g. the CPU-only build of torch that the deploy uses).
+    (``--python``: with another interpreter, e.g. the CPU-only build of torch that the deploy uses);
+  - with ``--baseline REV``: the engine at git revision REV (imported beside this one), first passes of ``paper``
+    and targeted ``paper`` alternated three times, and whether ``fast`` computes the same v.
 
     pip install -r benchmarks/requirements.txt
     UAP_DATA_DIR=../shared/data python -m benchmarks.compare [--skip-art] [--baseline REV] [--out FILE]
+    python -m benchmarks.compare --table benchmarks/results.json    # the Markdown table of a saved run
 
-Prints a Markdown table (pasted into the README) and writes the raw figures as JSON.
+Writes the figures as JSON, each target beside its measurement, and prints the Markdown table made from it.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import importlib
 import io
 import json
 import math
 import platform
-import pstats
 import statistics
 import subprocess
 import sys
@@ -42,13 +39,22 @@ from types import ModuleType
 import torch
 
 import uap_core
-from uap_core import fooling_rate, load_fashion_mnist, load_model, random_fooling_rate
-from uap_core.deepfool import _deepfool_batch
-from uap_core.linearise import Trace, tracer
-from uap_core.metrics import _predict
-from uap_core.uap import _paper_steps, _universal_perturbation_steps
+from uap_core import (
+    CLASS_NAMES,
+    DeepFoolOptions,
+    Stats,
+    fooling_rate,
+    load_fashion_mnist,
+    load_model,
+    predict,
+    random_fooling_rate,
+    targeted_success_rate,
+)
 
-XI, DELTA, PASSES, N_TRAIN, SEED = 0.2, 0.2, 5, 500, 0
+from .plain_uap import plain_uap
+
+XI, DELTA, PASSES, N_TRAIN, SEED, TARGET = 0.2, 0.2, 5, 500, 0, "Bag"
+COMMON = {"xi": XI, "norm": "inf", "delta": DELTA, "seed": SEED}  # the settings every run shares, by keyword
 
 
 def floor_seconds(model: torch.nn.Module, images: torch.Tensor, repeats: int = 7) -> float:
@@ -62,67 +68,57 @@ def floor_seconds(model: torch.nn.Module, images: torch.Tensor, repeats: int = 7
     return statistics.median(times[1:])
 
 
-def run_ours(model, train, test, algorithm: str, package: ModuleType = uap_core, name: str = "", **options) -> dict:
-    """Run one of our algorithms (of ``package``: this code, or a baseline's); after every report, measure the test
-    fooling rate of the best v so far (the generator's clock is paused while we do, so ``seconds`` stays computation
-    time only)."""
+def test_rate(model, test, v, target: int | None) -> float:
+    """The fooling rate of ``v`` on the test images, or its targeted success rate towards ``target``."""
+    if target is None:
+        return fooling_rate(model, test, v)
+    return targeted_success_rate(predict(model, test), predict(model, test, v), target)
+
+
+def run_ours(model, train, test, name: str, package: ModuleType = uap_core, passes: int = PASSES, **changes) -> dict:
+    """One of the engine's runs; after every report, the test rate of the best v so far (the run's clock is paused
+    while it is measured, so ``seconds`` stays computation only)."""
+    stats = Stats() if package is uap_core else None
+    extra = {"stats": stats} if stats is not None else {}
+    target = None if changes.get("target") is None else CLASS_NAMES.index(changes["target"])
     trace, result = [], None
-    run = package.iter_universal_perturbation(model, train, XI, "inf", DELTA, PASSES, SEED, algorithm, **options)
-    for result in run:
-        trace.append((result.seconds, fooling_rate(model, test, result.perturbation)))
+    for result in package.iter_universal_perturbation(model, train, max_passes=passes, **COMMON, **changes, **extra):
+        trace.append((result.seconds, test_rate(model, test, result.perturbation, target)))
     ends = [r.seconds for r in result.history if r.images_seen == len(train)]
     per_pass = [b - a for a, b in zip([0.0, *ends], ends, strict=False)]
-    return {
-        "algorithm": name or algorithm,
-        "options": options,
+    row = {
+        "algorithm": name,
         "passes": result.passes,
         "first_pass_seconds": per_pass[0] if per_pass else result.seconds,
         "seconds_per_pass": result.seconds / max(result.passes, 1),
         "seconds": result.seconds,
-        "train_fooling_rate": result.fooling_rate,
-        "test_fooling_rate": trace[-1][1],
-        "test_fooling_rate_after_pass_1": next(rate for seconds, rate in trace if seconds >= per_pass[0] - 1e-9)
+        "train_rate": result.fooling_rate if target is None else result.targeted_success_rate,
+        "test_rate": trace[-1][1],
+        "test_rate_after_pass_1": next((rate for seconds, rate in trace if seconds >= per_pass[0] - 1e-9), trace[-1][1])
         if per_pass
         else trace[-1][1],
         "trace": trace,
+        "perturbation": result.perturbation,
     }
+    if stats is not None:
+        row["stats"] = {"counts": dict(stats.counts), "seconds": dict(stats.seconds)}
+    return row
 
 
-def profile_paper_pass(model, train) -> dict:
-    """Seconds of one ``paper`` pass under cProfile, split into DeepFool (its forward passes, its
-    gradients, the rest of it), the batched fooled checks, the progress reports' fooling rates and
-    the rest; with DeepFool's calls and steps."""
-    profiler = cProfile.Profile()
-    profiler.enable()
-    *_, result = uap_core.iter_universal_perturbation(model, train, XI, "inf", DELTA, 1, SEED, "paper")
-    profiler.disable()
-    stats = pstats.Stats(profiler).stats
-    traced_forward = tracer(model).__code__  # the function every traced forward pass runs
-
-    def cumulative(function, caller=None) -> float:
-        code = getattr(function, "__code__", function)
-        key = next(
-            k for k in stats if k[2] == code.co_name and k[0] == code.co_filename and k[1] == code.co_firstlineno
-        )
-        if caller is None:
-            return stats[key][3]
-        return sum(times[3] for k, times in stats[key][4].items() if k[2] == caller.__name__)
-
-    total = cumulative(_universal_perturbation_steps)
-    forward, gradients = cumulative(traced_forward), cumulative(Trace.gradients)
-    parts = {
-        "deepfool_forward": forward,
-        "deepfool_gradients": gradients,
-        "deepfool_rest": cumulative(_deepfool_batch) - forward - gradients,
-        "fooled_checks": cumulative(_predict, _paper_steps),
-        "progress_reports": cumulative(_predict, _universal_perturbation_steps),
-    }
-    parts["other"] = total - sum(parts.values())
+def run_plain(model, train, test) -> dict:
+    """The plain yardstick, ``PASSES`` passes (it has no 1 - δ stop: all of them)."""
+    run = plain_uap(model, train, XI, PASSES, SEED)
+    seconds = [p["seconds"] for p in run["passes"]]
     return {
-        "seconds": total,
-        "parts": parts,
-        "deepfool_calls": result.history[-1].deepfool_calls,
-        "deepfool_iterations": result.history[-1].deepfool_iterations,
+        "algorithm": "plain Algorithm 1, one image at a time, the authors' DeepFool",
+        "passes": PASSES,
+        "first_pass_seconds": seconds[0],
+        "seconds_per_pass": statistics.fmean(seconds),
+        "seconds": sum(seconds),
+        "train_rate": fooling_rate(model, train, run["perturbation"]),
+        "test_rate": fooling_rate(model, test, run["perturbation"]),
+        "test_rate_after_pass_1": None,
+        "deepfool_first_pass": {k: run["passes"][0][k] for k in ("deepfool_calls", "deepfool_steps")},
     }
 
 
@@ -147,9 +143,9 @@ def run_art(model, train, test) -> dict:
         "first_pass_seconds": seconds,
         "seconds_per_pass": seconds,
         "seconds": seconds,
-        "train_fooling_rate": float(attack.fooling_rate),
-        "test_fooling_rate": fooling_rate(model, test, v),
-        "test_fooling_rate_after_pass_1": fooling_rate(model, test, v),
+        "train_rate": float(attack.fooling_rate),
+        "test_rate": fooling_rate(model, test, v),
+        "test_rate_after_pass_1": fooling_rate(model, test, v),
     }
 
 
@@ -168,8 +164,8 @@ def peak_rss_mb(command: list[str]) -> float:
 
 
 def baseline_package(revision: str) -> ModuleType:
-    """The uap_core package as it was at git ``revision``, imported beside this one as ``uap_core_baseline``
-    (its modules import each other relatively, so the renamed copy runs as it did)."""
+    """The uap_core package at git ``revision``, imported beside this one as ``uap_core_baseline`` (its modules
+    import each other relatively, so the renamed copy runs as it did)."""
     root = Path(__file__).resolve().parents[1]
     archive = subprocess.run(["git", "archive", revision, "uap_core"], cwd=root, capture_output=True, check=True)
     folder = Path(tempfile.mkdtemp(prefix="uap-baseline-"))
@@ -177,30 +173,61 @@ def baseline_package(revision: str) -> ModuleType:
         tar.extractall(folder, filter="data")
     (folder / "uap_core").rename(folder / "uap_core_baseline")
     sys.path.insert(0, str(folder))
-    return importlib.import_module("uap_core_baseline")
+    return __import__("uap_core_baseline")
 
 
-def first_passes(runs: dict[str, tuple[ModuleType, torch.nn.Module]], train, rounds: int = 3) -> dict[str, list[float]]:
-    """Seconds of one ``paper`` pass of each (package, its model), alternated ``rounds`` times (in turn first), so
-    that both see the same machine: this machine's speed drifts by 10-25% between minutes."""
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
+def against_baseline(revision: str, model, train, test, fast_v: torch.Tensor, rounds: int = 3) -> dict:
+    """First passes of ``paper`` and of targeted ``paper`` here and at ``revision``, alternated ``rounds`` times (in
+    turn first: this machine's speed drifts by 10-25% between minutes); and ``fast``'s v there against ``fast_v``."""
+    before = baseline_package(revision)
+    old_model = before.load_model("convnet")  # its own model: its tracer knows its own layer classes
+    runs = {"this": (uap_core, model), "baseline": (before, old_model)}
+    seconds = {(name, kind): [] for name in runs for kind in ("paper", "targeted paper")}
     for round_ in range(rounds):
         for name in list(runs)[:: 1 if round_ % 2 == 0 else -1]:
-            package, model = runs[name]
-            *_, result = package.iter_universal_perturbation(model, train, XI, "inf", DELTA, 1, SEED, "paper")
-            seconds[name].append(result.seconds)
-    return seconds
+            package, net = runs[name]
+            for kind, target in (("paper", None), ("targeted paper", TARGET)):
+                *_, result = package.iter_universal_perturbation(net, train, max_passes=1, algorithm="paper",
+                                                                 target=target, **COMMON)  # fmt: skip
+                seconds[(name, kind)].append(result.seconds)
+    *_, old_fast = before.iter_universal_perturbation(old_model, train, max_passes=PASSES, algorithm="fast", **COMMON)
+    ratios = {
+        kind: statistics.median(seconds[("baseline", kind)]) / statistics.median(seconds[("this", kind)])
+        for kind in ("paper", "targeted paper")
+    }
+    return {
+        "first_pass_seconds": {f"{name} {kind}": times for (name, kind), times in seconds.items()},
+        "speedup_first_pass": ratios,
+        "fast_max_abs_difference": (old_fast.perturbation - fast_v).abs().max().item(),
+    }
+
+
+def profile(stats: dict) -> dict:
+    """Where one ``paper`` run's seconds went, from its statistics: DeepFool's forward passes, its gradients, the
+    rest of it, the batched checks, the measurements at reports."""
+    s = stats["seconds"]
+    return {
+        "deepfool_forward": s.get("deepfool_forward", 0.0),
+        "deepfool_gradients": s.get("deepfool_gradients", 0.0),
+        "deepfool_rest": s.get("deepfool", 0.0) - s.get("deepfool_forward", 0.0) - s.get("deepfool_gradients", 0.0),
+        "checks": s.get("checks", 0.0),
+        "measure": s.get("measure", 0.0),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-art", action="store_true", help="leave out ART (its pass takes minutes)")
-    parser.add_argument("--baseline", metavar="REV", help="also run paper as the code at this git revision")
+    parser.add_argument("--baseline", metavar="REV", help="also run the engine at this git revision")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    parser.add_argument("--table", metavar="JSON", help="only print the Markdown table of a saved run")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter for the two memory measurements, e.g. one with the CPU-only build of torch "
-                        "(as deployed; see README, Deploy)")  # fmt: skip
+                        "(as deployed; see docs/deploy.md)")  # fmt: skip
     args = parser.parse_args()
+    if args.table:
+        print(markdown(json.loads(Path(args.table).read_text())))
+        return
 
     # Memory first, before this process holds data and models.
     import_rss = peak_rss_mb([args.python, "-c", "import torch, torchvision"])
@@ -212,111 +239,122 @@ def main() -> None:
     train = load_fashion_mnist("train").subset(N_TRAIN, SEED).images
     test = load_fashion_mnist("test").images
     floor = floor_seconds(model, train)
-    profile = profile_paper_pass(model, train)
-    paper = run_ours(model, train, test, "paper")
-    rows = [paper, run_ours(model, train, test, "paper", box_aware=True)]
-    # fast twice: as the live page runs it (4 progress reports per pass, the fooling rate on the 500 images
-    # measured at the first and at the end of each pass) and with one report per pass.
-    fast = [run_ours(model, train, test, "fast"), run_ours(model, train, test, "fast", reports_per_pass=1)]
-    rows += fast
-    baseline = None
-    if args.baseline:
-        before = baseline_package(args.baseline)
-        # Its own model: its tracer knows its own Normalize layer class, not this code's.
-        old_model = before.load_model("convnet")
-        rows.append(run_ours(old_model, train, test, "paper", before, f"paper at {args.baseline}"))
-        alternated = first_passes({"this": (uap_core, model), "baseline": (before, old_model)}, train)
-        baseline = {
-            "revision": args.baseline,
-            "first_pass_seconds": alternated,
-            "ratio": statistics.median(alternated["this"]) / statistics.median(alternated["baseline"]),
-            "per_pass_ratio": paper["seconds_per_pass"] / rows[-1]["seconds_per_pass"],
-        }
+    paper = run_ours(model, train, test, "paper", algorithm="paper")
+    rows = [
+        paper,
+        run_ours(model, train, test, "paper, DeepFool on clipped iterates", algorithm="paper",
+                 deepfool=DeepFoolOptions(iterate="clipped")),
+        run_ours(model, train, test, "paper, box-aware DeepFool", algorithm="paper",
+                 deepfool=DeepFoolOptions(iterate="box_aware")),
+        run_ours(model, train, test, "fast", algorithm="fast"),
+        run_ours(model, train, test, "fast, one report per pass", algorithm="fast", reports_per_pass=1),
+        run_ours(model, train, test, f"targeted paper ({TARGET})", algorithm="paper", target=TARGET),
+        run_ours(model, train, test, f"targeted fast ({TARGET})", algorithm="fast", target=TARGET),
+        run_plain(model, train, test),
+    ]  # fmt: skip
+    plain, fast = rows[-1], rows[3]
     art = None if args.skip_art else run_art(model, train, test)
     if art:
         rows.append(art)
+    baseline = against_baseline(args.baseline, model, train, test, fast["perturbation"]) if args.baseline else None
 
-    target = paper["test_fooling_rate"]
-    reached = [next((seconds for seconds, rate in row["trace"] if rate >= target), math.inf) for row in fast]
     for row in rows:
+        for drawn in ("trace", "perturbation"):  # kept for the comparisons above, not for the JSON
+            row.pop(drawn, None)
         row["floors_per_pass"] = row["seconds_per_pass"] / floor
         row["art_per_pass_over_this"] = art["seconds_per_pass"] / row["seconds_per_pass"] if art else None
+    targets = [
+        target("paper ≥ 40× faster than ART per pass", ">=", 40,
+               art and art["seconds_per_pass"] / paper["seconds_per_pass"]),
+        target("paper's test fooling rate ≥ ART's", ">=", art and art["test_rate"], paper["test_rate"]),
+        target("paper per pass ≤ 1.0× the plain yardstick", "<=", 1.0,
+               paper["seconds_per_pass"] / plain["seconds_per_pass"]),
+        target("paper's first pass ≤ 1.0× the plain yardstick's", "<=", 1.0,
+               paper["first_pass_seconds"] / plain["first_pass_seconds"]),
+        target("CLI peak memory ≤ 600 MB", "<=", 600, cli_rss),
+    ]  # fmt: skip
+    if baseline:
+        targets += [
+            target("targeted paper ≥ 2× faster per first pass than the baseline", ">=", 2,
+                   baseline["speedup_first_pass"]["targeted paper"]),
+            target("fast computes the baseline's v (max |difference| ≤ 1e-5)", "<=", 1e-5,
+                   baseline["fast_max_abs_difference"]),
+        ]  # fmt: skip
     summary = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-        "test_images": len(test),
+        "settings": {
+            "model": "convnet",
+            "n_train": N_TRAIN,
+            "xi": XI,
+            "norm": "inf",
+            "delta": DELTA,
+            "seed": SEED,
+            "max_passes": PASSES,
+            "target": TARGET,
+            "test_images": len(test),
+        },
         "floor_seconds": floor,
         "random_fooling_rate": random_fooling_rate(model, test, XI, math.inf, trials=5, seed=SEED),
-        "paper_speedup_vs_art_first_pass": art["first_pass_seconds"] / paper["first_pass_seconds"] if art else None,
-        "paper_speedup_vs_art_per_pass": art["seconds_per_pass"] / paper["seconds_per_pass"] if art else None,
-        "paper_vs_baseline": baseline,
-        "fast_seconds_to_paper_best": reached,  # [4 reports per pass, 1 report per pass]
-        "fast_floors_to_paper_best": [seconds / floor for seconds in reached],
-        "paper_pass_profile": profile,
+        "paper_profile": profile(paper["stats"]),
         "memory_python": subprocess.run(
             [args.python, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, check=True
         ).stdout.strip(),
         "cli_peak_rss_mb": cli_rss,
         "import_torch_torchvision_peak_rss_mb": import_rss,
-        "rows": [{k: v for k, v in row.items() if k != "trace"} for row in rows],
+        "baseline": baseline,
+        "targets": targets,
+        "rows": rows,
     }
     Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
     print(markdown(summary))
 
 
+def target(name: str, relation: str, goal: float | None, measured: float | None) -> dict:
+    """A target beside its measurement; ``met`` is None where either is missing (a peer left out)."""
+    met = None if goal is None or measured is None else (measured >= goal if relation == ">=" else measured <= goal)
+    return {"target": name, "goal": goal, "measured": measured, "met": met}
+
+
 def markdown(s: dict) -> str:
+    """The tables of a run, from its JSON."""
+    settings = s["settings"]
     lines = [
-        f"Machine: {s['machine']}. convnet, {N_TRAIN} training images, ℓ∞ ξ = {XI}, δ = {DELTA}, seed {SEED}; "
-        f"test fooling rate on the {s['test_images']} test images. "
+        f"Machine: {s['machine']}. {settings['model']}, {settings['n_train']} training images, ℓ∞ ξ = "
+        f"{settings['xi']}, δ = {settings['delta']}, seed {settings['seed']}, at most {settings['max_passes']} "
+        f"passes; rates on the {settings['test_images']} test images (targeted runs: the targeted success rate). "
         f"Random noise of the same norm fools {s['random_fooling_rate']:.3f}.",
         "",
-        "| algorithm | passes | 1st pass (s) | mean s/pass | ART s/pass ÷ this | s/pass ÷ floor | train FR "
-        "| test FR after pass 1 | test FR (best v) |",
+        "| algorithm | passes | 1st pass (s) | mean s/pass | ART s/pass ÷ this | s/pass ÷ floor | train rate "
+        "| test rate after pass 1 | test rate (best v) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in s["rows"]:
-        name = r["algorithm"] + (f" {r['options']}" if r.get("options") else "")
         vs_art = f"{r['art_per_pass_over_this']:.0f}×" if r["art_per_pass_over_this"] else "–"
+        after_1 = f"{r['test_rate_after_pass_1']:.3f}" if r["test_rate_after_pass_1"] is not None else "–"
         lines.append(
-            f"| {name} | {r['passes']} | {r['first_pass_seconds']:.2f} | {r['seconds_per_pass']:.2f} | "
-            f"{vs_art} | {r['floors_per_pass']:.1f} | {r['train_fooling_rate']:.3f} | "
-            f"{r['test_fooling_rate_after_pass_1']:.3f} | "
-            f"{r['test_fooling_rate']:.3f} |"
+            f"| {r['algorithm']} | {r['passes']} | {r['first_pass_seconds']:.2f} | {r['seconds_per_pass']:.2f} | "
+            f"{vs_art} | {r['floors_per_pass']:.1f} | {r['train_rate']:.3f} | {after_1} | {r['test_rate']:.3f} |"
         )
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for t in s["targets"]:
+        measured = "–" if t["measured"] is None else f"{t['measured']:.3g}"
+        lines.append(f"| {t['target']} | {measured} | {'–' if t['met'] is None else 'yes' if t['met'] else 'no'} |")
+    paper = next(r for r in s["rows"] if r["algorithm"] == "paper")
+    plain = next(r for r in s["rows"] if r["algorithm"].startswith("plain"))
+    shares = ", ".join(f"{name.replace('_', ' ')} {seconds:.2f} s" for name, seconds in s["paper_profile"].items())
+    counts = paper["stats"]["counts"]
     lines += [
         "",
-        f"- Floor, one forward + backward pass over the {N_TRAIN} images: {s['floor_seconds'] * 1000:.0f} ms.",
-    ]
-    if s["paper_speedup_vs_art_first_pass"]:
-        lines.append(
-            f"- `paper` vs ART: {s['paper_speedup_vs_art_first_pass']:.0f}× faster on the first pass, "
-            f"{s['paper_speedup_vs_art_per_pass']:.0f}× per pass on average (target: ≥ 100×)."
-        )
-    if s["paper_vs_baseline"]:
-        b = s["paper_vs_baseline"]
-        this, before = (", ".join(f"{t:.2f}" for t in b["first_pass_seconds"][k]) for k in ("this", "baseline"))
-        lines.append(
-            f"- `paper` vs the code at {b['revision']}: first pass alternated three times, {this} s against "
-            f"{before} s, ratio of the medians {b['ratio']:.2f}; mean s/pass over the 5 passes "
-            f"{b['per_pass_ratio']:.2f} (target: ≤ 0.25)."
-        )
-    lines += [
-        f"- `fast` reaches `paper`'s best test fooling rate after {s['fast_seconds_to_paper_best'][0]:.2f} s = "
-        f"{s['fast_floors_to_paper_best'][0]:.1f}× the floor with 4 progress reports per pass (as the live page), "
-        f"{s['fast_seconds_to_paper_best'][1]:.2f} s = {s['fast_floors_to_paper_best'][1]:.1f}× with one "
-        "(target: ≤ 2×).",
-        f"- Peak memory (torch {s['memory_python']}) of `python -m uap_core run` (paper, {N_TRAIN} images, "
-        f"{PASSES} passes): "
-        f"{s['cli_peak_rss_mb']:.0f} MB (target: ≤ 600 MB); importing torch + torchvision alone: "
+        f"- Floor, one forward + backward pass over the {settings['n_train']} images: "
+        f"{s['floor_seconds'] * 1000:.0f} ms.",
+        f"- `paper`'s {paper['passes']} passes: {shares}; {counts.get('deepfool_calls', 0)} DeepFool calls, "
+        f"{counts.get('deepfool_steps', 0)} linearisation steps. The plain yardstick's first pass: "
+        f"{plain['deepfool_first_pass']['deepfool_calls']} calls, {plain['deepfool_first_pass']['deepfool_steps']} "
+        "steps.",
+        f"- Peak memory (torch {s['memory_python']}) of `python -m uap_core run` (paper, {settings['n_train']} images, "
+        f"{settings['max_passes']} passes): {s['cli_peak_rss_mb']:.0f} MB; importing torch + torchvision alone: "
         f"{s['import_torch_torchvision_peak_rss_mb']:.0f} MB.",
     ]
-    profile = s["paper_pass_profile"]
-    shares = ", ".join(f"{name.replace('_', ' ')} {seconds:.2f} s ({seconds / profile['seconds']:.0%})"
-                       for name, seconds in profile["parts"].items())  # fmt: skip
-    lines.append(
-        f"- Profile of one `paper` pass (cProfile, {profile['seconds']:.2f} s with the profiler's overhead): "
-        f"{shares}; {profile['deepfool_calls']} DeepFool calls, {profile['deepfool_iterations']} linearisation "
-        f"steps."
-    )
     return "\n".join(lines)
 
 

@@ -13,7 +13,10 @@ import pytest
 import torch
 from torch import nn
 
+from uap_app.environment import env_int
 from uap_core import (
+    DeepFoolOptions,
+    UAPSettings,
     accuracy,
     class_flow,
     deepfool,
@@ -31,11 +34,11 @@ from uap_core import (
     rescale,
     universal_perturbation,
 )
-from uap_core.checks import env_int, expected_input_shape
 from uap_core.cli import main
 from uap_core.data import DataUnavailableError, data_dir
 from uap_core.files import MAX_NPY_BYTES, load_perturbation, perturbation_from_npy, perturbation_png
 from uap_core.report import metrics_dict
+from uap_core.shapes import expected_input_shape
 
 IMAGES = torch.rand(4, 1, 28, 28)
 V = torch.full((1, 28, 28), 0.05)
@@ -65,7 +68,7 @@ API = [
     ("xi inf", lambda m: run(m, xi=math.inf), r"^xi must be a finite number"),
     ("xi string", lambda m: run(m, xi="big"), r"^xi must be a finite number > 0, got 'big'"),
     ("xi True", lambda m: run(m, xi=True), r"^xi must be a finite number > 0, got True \(bool\)"),
-    ("xi None", lambda m: run(m, xi=None), r"^xi must be .*None"),
+    ("xi list", lambda m: run(m, xi=[0.1]), r"^xi must be .*list"),
     ("delta zero", lambda m: run(m, delta=0), r"^delta must be a number in \(0, 1\)"),
     ("delta one", lambda m: run(m, delta=1), r"^delta must be a number in \(0, 1\), got 1"),
     ("delta above one", lambda m: run(m, delta=1.5), r"^delta must be"),
@@ -91,10 +94,20 @@ API = [
     ("batch_size zero", lambda m: run(m, batch_size=0), r"^batch_size must be a whole number >= 1"),
     ("step_size zero", lambda m: run(m, step_size=0), r"^step_size .*must be a number in \(0, 1\]"),
     ("step_size above one", lambda m: run(m, step_size=2.0), r"^step_size .*must be"),
-    ("num_candidates one", lambda m: run(m, num_candidates=1), r"^num_candidates must be a whole number >= 2"),
-    ("overshoot negative", lambda m: run(m, overshoot=-0.1), r"^overshoot must be a finite number >= 0"),
-    ("overshoot nan", lambda m: run(m, overshoot=float("nan")), r"^overshoot must be"),
-    ("max_iter zero", lambda m: run(m, max_iter=0), r"^max_iter must be a whole number >= 1"),
+    ("num_candidates one", lambda m: run(m, deepfool=DeepFoolOptions(num_candidates=1)),
+     r"^num_candidates must be a whole number >= 2"),
+    ("overshoot negative", lambda m: run(m, deepfool=DeepFoolOptions(overshoot=-0.1)),
+     r"^overshoot must be a finite number >= 0"),
+    ("overshoot nan", lambda m: run(m, deepfool=DeepFoolOptions(overshoot=float("nan"))), r"^overshoot must be"),
+    ("max_iter zero", lambda m: run(m, deepfool=DeepFoolOptions(max_iter=0)), r"^max_iter must be a whole number >= 1"),
+    ("iterate unknown", lambda m: run(m, deepfool=DeepFoolOptions(iterate="clip")),
+     r"^iterate must be one of 'plain', 'clipped', 'box_aware', got 'clip'"),
+    ("deepfool options as a dict", lambda m: run(m, deepfool={"max_iter": 3}), r"^deepfool must be a DeepFoolOptions"),
+    ("unknown setting", lambda m: run(m, clip=True), r"^unknown setting 'clip'; the settings are algorithm, norm"),
+    ("settings not a record", lambda m: universal_perturbation(m, IMAGES, {"xi": 0.1}),
+     r"^settings must be a UAPSettings, got \{'xi': 0.1\} \(dict\)"),
+    ("stats not Stats", lambda m: run(m, stats={}), r"^stats must be a uap_core.Stats or None"),
+    ("target unknown", lambda m: run(m, target="Hat"), r"^target must be a class index 0-9 or one of the names"),
     ("callback not callable", lambda m: run(m, callback=5), r"^callback must be a function or None"),
     ("model name instead of model", lambda m: run("convnet"), r"^model must be a torch.nn.Module .*load_model"),
     # images: float32 tensors (N, C, H, W) in [0, 1], finite, of the shape the model takes
@@ -121,7 +134,8 @@ API = [
     ("deepfool overshoot", lambda m: deepfool(m, IMAGES, overshoot=-1), r"^overshoot must be"),
     ("deepfool overshoot string", lambda m: deepfool(m, IMAGES, overshoot="0.02"), r"^overshoot must be .*'0.02'"),
     ("deepfool max_iter", lambda m: deepfool(m, IMAGES, max_iter=0), r"^max_iter must be"),
-    ("deepfool clip not bool", lambda m: deepfool(m, IMAGES, clip="yes"), r"^clip must be True or False"),
+    ("deepfool clip", lambda m: deepfool(m, IMAGES, clip=True), r"^unknown DeepFool option 'clip'; the DeepFool"),
+    ("deepfool iterate", lambda m: deepfool(m, IMAGES, iterate=True), r"^iterate must be one of .*True \(bool\)"),
     ("deepfool batch_size", lambda m: deepfool(m, IMAGES, batch_size=0), r"^batch_size must be"),
     # evaluate and the metrics
     ("evaluate norm l3", lambda m: evaluate(m, IMAGES, LABELS, V, "l3"), r"^p must be 2 \(ℓ2\) or 'inf'"),
@@ -180,8 +194,8 @@ def test_api_rejects(model, case, call, message):
 
 @pytest.mark.parametrize(
     "changes",
-    [{"xi": True}, {"images": IMAGES.double()}, {"seed": "a"}, {"num_candidates": 1}, {"overshoot": -1},
-     {"max_iter": 0}, {"norm": "l1"}, {"images": torch.rand(2, 3, 28, 28)}],
+    [{"xi": True}, {"images": IMAGES.double()}, {"seed": "a"}, {"target": 11}, {"step_size": 0}, {"clip": True},
+     {"norm": "l1"}, {"images": torch.rand(2, 3, 28, 28)}],
 )  # fmt: skip
 def test_iter_universal_perturbation_checks_when_called(model, changes):
     # A generator's body runs at the first next(); the checks must not wait for it.
@@ -404,6 +418,34 @@ def test_cli_rejects(capsys, a_file, tmp_path, args, message):
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "uap_core", *args], capture_output=True, text=True, timeout=300,
                           env=env)  # fmt: skip
+
+
+# One catalogue of bad settings for every entry point: the settings record, the library call and the command line
+# give the same refusal. (setting, value, command-line option, its text, what the message says after the name)
+SETTINGS = [
+    ("xi", 0, "--xi", "0", "must be a finite number > 0, got 0"),
+    ("xi", math.nan, "--xi", "nan", "must be a finite number > 0, got nan"),
+    ("delta", 1, "--delta", "1", r"must be a number in (0, 1), got 1"),
+    ("max_passes", 0, "--max-passes", "0", "must be a whole number >= 1, got 0"),
+    ("seed", -1, "--seed", "-1", "must be a whole number from 0 to"),
+    ("algorithm", "magic", "--algorithm", "magic", "magic"),
+    ("norm", "l3", "--norm", "l3", "l3"),
+    ("target", "Hat", "--target", "Hat", "got 'Hat'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "option", "text", "message"), SETTINGS, ids=[s[2] + " " + s[3] for s in SETTINGS]
+)
+def test_bad_settings_are_refused_alike_everywhere(model, capsys, tmp_path, name, value, option, text, message):
+    with pytest.raises(ValueError) as made:
+        UAPSettings(**{name: value})
+    assert made.value.args[0].startswith(name) and message in made.value.args[0]
+    with pytest.raises(ValueError) as called:
+        iter_universal_perturbation(model, IMAGES, **{name: value})
+    assert called.value.args[0] == made.value.args[0]
+    status, err = cli_in_process(capsys, "run", option, text, "--out", str(tmp_path / "o"))
+    assert status == 2 and message in err and not (tmp_path / "o").exists()
 
 
 def test_cli_as_a_process_exits_2_with_one_error_line(tmp_path):

@@ -18,7 +18,7 @@ def test_binary_linear_classifier_distance_is_closed_form():
     w, b = torch.randn(1, 12), torch.randn(1)
     model = affine(torch.cat([w, -w]) / 2, torch.cat([b, -b]) / 2)  # z1 - z0 = w·x + b
     x = torch.rand(64, 1, 3, 4)
-    result = deepfool(model, x, overshoot=0.0, clip=False)
+    result = deepfool(model, x, overshoot=0.0)
     expected = (x.flatten(1) @ w.T + b).abs().squeeze(1) / w.norm()
     found = result.perturbation.flatten(1).norm(dim=1)
     assert result.converged.all()
@@ -34,7 +34,7 @@ def test_multiclass_linear_classifier_finds_nearest_hyperplane():
     weight, bias = torch.randn(5, 20), torch.randn(5)
     model = affine(weight, bias)
     x = torch.rand(32, 20)
-    result = deepfool(model, x, num_candidates=5, overshoot=0.0, clip=False)
+    result = deepfool(model, x, num_candidates=5, overshoot=0.0)
     scores = x @ weight.T + bias
     label = scores.argmax(1)
     gaps = (scores - scores.gather(1, label[:, None])).abs()
@@ -59,14 +59,14 @@ def test_box_aware_step_is_the_minimal_step_inside_the_box(seed):
     masked = torch.where((x == 0) & (w < 0), 0.0, w)
     minimal = (0.05 + 1e-4) / masked.norm() ** 2 * masked  # DeepFool adds 1e-4 to |f| to cross
 
-    boxed = deepfool(model, x, overshoot=0.0, box_aware=True)
+    boxed = deepfool(model, x, overshoot=0.0, iterate="box_aware")
     assert boxed.converged.all() and (boxed.iterations == 1).all()
     assert torch.allclose(boxed.perturbation, minimal, atol=1e-6)
     assert ((x + boxed.perturbation) >= 0).all()  # inside the box: clipping takes nothing away
 
-    # The paper's DeepFool steps along w itself; clipping removes the part pointing below 0, so it
-    # needs more linearisations and, inside the box, moves at least as far as the minimal step.
-    plain = deepfool(model, x, overshoot=0.0)
+    # Evaluated on clipped iterates, DeepFool steps along w itself; clipping removes the part pointing below 0, so
+    # it needs more linearisations and, inside the box, moves at least as far as the minimal step.
+    plain = deepfool(model, x, overshoot=0.0, iterate="clipped")
     assert plain.converged.all() and (plain.iterations >= 2).all()
     moved = ((x + plain.perturbation).clamp(0, 1) - x).norm()
     assert moved >= 0.05 / masked.norm() - 1e-6  # the box-constrained distance to the boundary
@@ -85,12 +85,56 @@ def test_a_classifier_that_cannot_be_fooled_never_converges():
     assert result.perturbation.abs().sum() > 0  # it did move, and failed
 
 
-def test_overshoot_crosses_the_boundary_and_labels_change(model, train_set):
+@pytest.mark.parametrize("iterate", ["plain", "clipped"])
+def test_overshoot_crosses_the_boundary_and_labels_change(model, train_set, iterate):
     images = train_set.images[:40]
-    result = deepfool(model, images)
+    result = deepfool(model, images, iterate=iterate)
     assert result.converged.float().mean() > 0.95
-    perturbed = model((images + result.perturbation).clamp(0, 1)).argmax(1)
+    point = images + result.perturbation  # the iterate as DeepFool evaluated it
+    perturbed = model(point if iterate == "plain" else point.clamp(0, 1)).argmax(1)
     assert (perturbed[result.converged] != result.labels[result.converged]).all()
+
+
+def test_targeted_first_step_is_the_closed_form_and_every_image_arrives():
+    # An affine classifier: towards target k from the current class c, the linearised boundary is exact, so the
+    # first step is r = (|f| + 1e-4) / ‖w_k - w_c‖² · (w_k - w_c) with f = z_k - z_c, for every image not at k yet.
+    torch.manual_seed(3)
+    weight, bias = torch.randn(6, 20), torch.randn(6)
+    model = affine(weight, bias)
+    x = torch.rand(48, 20)
+    target = 2
+    scores = x @ weight.T + bias
+    current = scores.argmax(1)
+    away = current != target
+    assert away.any() and (~away).any()  # the batch has images at the target already, and images away from it
+    normal = weight[target] - weight[current]  # (N, D)
+    f = scores[:, target] - scores.gather(1, current[:, None]).squeeze(1)
+    expected = ((f.abs() + 1e-4) / normal.pow(2).sum(1))[:, None] * normal
+
+    one = deepfool(model, x, target, overshoot=0.0, max_iter=1)
+    assert torch.allclose(one.perturbation[away], expected[away], atol=1e-5)
+    assert (one.perturbation[~away] == 0).all() and one.converged[~away].all() and (one.iterations[~away] == 0).all()
+
+    full = deepfool(model, x, "Pullover", overshoot=0.02)  # class 2 by name
+    assert full.converged.all()
+    assert (model(x + full.perturbation).argmax(1) == target).all()
+    assert torch.equal(full.labels, current)
+
+
+def test_binary_targeted_equals_untargeted():
+    # With two classes, sending an image to the other class is changing its label: the same step.
+    torch.manual_seed(4)
+    w = torch.randn(1, 12)
+    b = -0.5 * w.sum(1)  # the boundary passes through the middle of the box: both labels occur
+    model = affine(torch.cat([w, -w]) / 2, torch.cat([b, -b]) / 2)
+    x = torch.rand(16, 1, 3, 4)
+    labels = model(x).argmax(1)
+    assert 0 < labels.sum() < len(labels)
+    for k in (0, 1):
+        rows = labels != k
+        targeted = deepfool(model, x[rows], k, overshoot=0.0)
+        untargeted = deepfool(model, x[rows], overshoot=0.0)
+        assert torch.allclose(targeted.perturbation, untargeted.perturbation, atol=1e-6)
 
 
 def test_batched_matches_one_at_a_time(model, train_set):
@@ -115,6 +159,10 @@ def test_parameters_untouched_and_no_parameter_gradients():
         ({"num_candidates": 1}, "num_candidates"),
         ({"max_iter": 0}, "max_iter"),
         ({"overshoot": -0.1}, "overshoot"),
+        ({"iterate": "clip"}, "iterate must be one of 'plain', 'clipped', 'box_aware', got 'clip'"),
+        ({"clip": True}, "unknown DeepFool option 'clip'"),
+        ({"target": 10}, "target must be a class index 0-9"),
+        ({"batch_size": 0}, "batch_size"),
     ],
 )
 def test_bad_arguments(kwargs, message):

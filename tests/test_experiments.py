@@ -75,7 +75,9 @@ def test_random_noise_baseline_at_each_uaps_own_norm(results):
     assert _rates(r.fooling_rates) and _rates(r.random_fooling_rates)
     # The ℓ2 point recomputed here: the stored norm is the UAP's, and the baseline is drawn at exactly that norm.
     judge = _judge()
-    uap = universal_perturbation(judge.model, common.train_images(60, 0), 3.0, "2", 0.2, 2, 0, "fast").perturbation
+    uap = universal_perturbation(
+        judge.model, common.train_images(60, 0), xi=3.0, norm="2", max_passes=2, algorithm="fast"
+    ).perturbation
     size = lp_norm(uap, 2).item()
     assert r.uap_norms[1][0] == pytest.approx(size, rel=1e-3)
     assert r.random_fooling_rates[1][0] == pytest.approx(random_fooling_rate(judge.model, judge.images, size, 2, 2, 0))
@@ -125,7 +127,7 @@ def test_transfer_diagonal_is_each_perturbations_own_fooling_rate(results):
     assert len(r.fooling_rates) == 2 and all(len(row) == 2 for row in r.fooling_rates)
     assert _rates(r.fooling_rates) and _rates(r.random_fooling_rates)
     model, test = load_model("mlp"), common.test_data(N_TEST).images
-    uap = universal_perturbation(model, common.train_images(60, 0), 0.2, "inf", 0.2, 2, 0, "fast").perturbation
+    uap = universal_perturbation(model, common.train_images(60, 0), xi=0.2, max_passes=2, algorithm="fast").perturbation
     assert r.fooling_rates[1][1] == pytest.approx(fooling_rate(model, test, uap))
     size = uap.abs().max().item()
     assert r.uap_norms[1] == pytest.approx(size, rel=1e-3)
@@ -149,7 +151,7 @@ def test_geometry_spectra_on_one_scale_and_the_normals_stand_out(results):
 def test_geometry_normals_are_plain_deepfools_unit_directions():
     model, images = load_model("convnet"), common.train_images(8, 0)
     plain = normals(model, images, 4, False, lambda done: None)
-    expected = deepfool(model, images, num_candidates=4, clip=False).perturbation.flatten(1).double()
+    expected = deepfool(model, images, num_candidates=4).perturbation.flatten(1).double()
     assert torch.allclose(plain, expected / expected.norm(dim=1, keepdim=True), atol=1e-6)
     assert torch.allclose(plain.norm(dim=1), torch.ones(len(plain), dtype=torch.float64))
     assert not torch.allclose(plain, normals(model, images, 4, True, lambda done: None), atol=1e-3)

@@ -9,11 +9,18 @@ import pytest
 import torch
 from test_deepfool import affine  # tests/ is on sys.path under pytest
 
-from uap_core import CLASS_NAMES, evaluate, iter_universal_perturbation, predict, universal_perturbation
+from uap_core import (
+    CLASS_NAMES,
+    deepfool,
+    evaluate,
+    iter_universal_perturbation,
+    parse_target,
+    predict,
+    targeted_success_rate,
+    universal_perturbation,
+)
 from uap_core.cli import main
 from uap_core.norms import lp_norm
-from uap_core.targeted import parse_target, targeted_success_rate
-from uap_core.targeted_uap import targeted_deepfool, targeted_fast_steps, targeted_paper_steps
 
 BAG = CLASS_NAMES.index("Bag")
 BAD_TARGETS = [
@@ -132,7 +139,7 @@ def test_targeted_deepfool_on_a_linear_classifier_reaches_the_target_boundary():
     weight, bias = torch.randn(3, 12), torch.randn(3)
     model = affine(weight, bias)
     x = 0.4 + 0.2 * torch.rand(200, 1, 3, 4)  # inside the box: no pixel is pinned
-    result = targeted_deepfool(model, x, target=2, overshoot=0.0)
+    result = deepfool(model, x, 2, overshoot=0.0, iterate="clipped")
     assert result.converged.all()
     scores = x.flatten(1) @ weight.T + bias
     label = scores.argmax(1)
@@ -148,18 +155,17 @@ def test_targeted_deepfool_on_a_linear_classifier_reaches_the_target_boundary():
     assert (result.perturbation[label == 2] == 0).all() and (result.iterations[label == 2] == 0).all()
 
 
-@pytest.mark.parametrize("steps, options", [(targeted_fast_steps, {"batch_size": 10}), (targeted_paper_steps, {})])
-def test_should_stop_ends_the_steps_at_once(model, images, steps, options):
+@pytest.mark.parametrize("algorithm, options", [("fast", {"batch_size": 10}), ("paper", {})])
+def test_should_stop_ends_the_steps_at_once(model, images, algorithm, options):
     calls = []
 
     def stop_on_third_check():
         calls.append(1)
         return len(calls) == 3
 
-    generator = torch.Generator().manual_seed(0)
-    reports = list(steps(model, images, BAG, 0.2, float("inf"), generator, 5, 1000, should_stop=stop_on_third_check,
-                         **options))  # fmt: skip
-    assert reports == [] and len(calls) == 3
+    run = iter_universal_perturbation(model, images, algorithm=algorithm, target="Bag", reports_per_pass=1,
+                                      should_stop=stop_on_third_check, **options)  # fmt: skip
+    assert list(run) == [] and len(calls) == 3
 
 
 @pytest.mark.parametrize("target, detail", [("Hat", "got 'Hat'"), ("10", "index 10"), ("2.5", "got '2.5'")])

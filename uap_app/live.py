@@ -22,7 +22,7 @@ from PIL import Image
 
 from uap_core import CLASS_NAMES, MODEL_NAMES, Dataset, UAPResult, data_dir, iter_universal_perturbation
 from uap_core.metrics import predict
-from uap_core.targeted import parse_target, targeted_success_rate
+from uap_core.objectives import parse_target, targeted_success_rate
 
 from . import resources
 from .chart import Point, chart_html

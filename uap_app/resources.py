@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from uap_core import MODEL_NAMES, Dataset, data_dir, load_model, predict, random_fooling_rate
-from uap_core.checks import env_int
 from uap_core.data import shared_fashion_mnist
 
+from .environment import env_int
 from .page import THREADS_ENV
 
 MAX_ORDERS = 32  # seeded index orders kept (64 KB each for the 8,226-image training split)

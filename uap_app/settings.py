@@ -14,16 +14,16 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from uap_core import ALGORITHMS, CLASS_NAMES, DEFAULT_MODEL, MODEL_NAMES
+from uap_core import ALGORITHMS, CLASS_NAMES, DEFAULT_MODEL, DEFAULT_XI, MODEL_NAMES, UAPSettings
 
 NORMS = ("inf", "2")
 TRAIN_SIZES = (50, 100, 200, 500, 1000, 2000, 4000, 8000)
 XI_RANGES = {"inf": (0.02, 0.40, 0.01), "2": (0.5, 8.0, 0.1)}  # norm -> (min, max, step), pixel units
-DEFAULT_XI = {"inf": 0.2, "2": 4.0}
 DELTA_RANGE = (0.05, 0.95, 0.05)
 MAX_PASSES_RANGE = (1, 10)
 SEED_RANGE = (0, 9999)
 UNTARGETED = "none"  # the target setting of an untargeted run (the paper's)
+_LIBRARY = UAPSettings()  # the defaults the page shares with the library
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,13 @@ class LiveSettings:
     """
 
     model: str = DEFAULT_MODEL
-    algorithm: str = "fast"
-    norm: str = "inf"
-    xi: float = DEFAULT_XI["inf"]
-    delta: float = 0.2
+    algorithm: str = "fast"  # the page opens on the algorithm that answers within seconds
+    norm: str = _LIBRARY.norm
+    xi: float = _LIBRARY.xi
+    delta: float = _LIBRARY.delta
     n_train: int = 500
-    max_passes: int = 5
-    seed: int = 0
+    max_passes: int = _LIBRARY.max_passes
+    seed: int = _LIBRARY.seed
     target: str = UNTARGETED  # a class name: build a targeted perturbation that sends images there
 
     @property

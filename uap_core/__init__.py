@@ -7,10 +7,11 @@ space; perturbed images are clip(x + v, 0, 1); normalisation lives inside the mo
 >>> model = load_model("convnet")
 >>> images = load_fashion_mnist("train").subset(500).images
 >>> result = universal_perturbation(model, images, xi=0.2, norm="inf", delta=0.2, max_passes=5, seed=0)
+>>> bag = universal_perturbation(model, images, algorithm="fast", target="Bag")
 """
 
 from .data import CLASS_NAMES, Dataset, DataUnavailableError, data_dir, load_fashion_mnist
-from .deepfool import DeepFoolResult, deepfool
+from .deepfool import ITERATES, DeepFool, DeepFoolOptions, DeepFoolResult, deepfool
 from .metrics import (
     Evaluation,
     accuracy,
@@ -24,19 +25,30 @@ from .metrics import (
 )
 from .models import DEFAULT_MODEL, MODEL_NAMES, build_model, load_model, model_card
 from .norms import parse_norm, project, random_perturbation, rescale
-from .uap import ALGORITHMS, HistoryRecord, UAPResult, iter_universal_perturbation, universal_perturbation
+from .objectives import Targeted, Untargeted, parse_target, targeted_success_rate
+from .settings import ALGORITHMS, DEFAULT_XI, UAPSettings
+from .stats import Stats
+from .uap import HistoryRecord, UAPResult, iter_universal_perturbation, universal_perturbation
 
 __all__ = [
     "ALGORITHMS",
     "CLASS_NAMES",
     "DEFAULT_MODEL",
+    "DEFAULT_XI",
+    "ITERATES",
     "MODEL_NAMES",
     "DataUnavailableError",
     "Dataset",
+    "DeepFool",
+    "DeepFoolOptions",
     "DeepFoolResult",
     "Evaluation",
     "HistoryRecord",
+    "Stats",
+    "Targeted",
     "UAPResult",
+    "UAPSettings",
+    "Untargeted",
     "accuracy",
     "build_model",
     "class_flow",
@@ -50,11 +62,13 @@ __all__ = [
     "load_model",
     "model_card",
     "parse_norm",
+    "parse_target",
     "perturb",
     "predict",
     "project",
     "random_fooling_rate",
     "random_perturbation",
     "rescale",
+    "targeted_success_rate",
     "universal_perturbation",
 ]

@@ -1,4 +1,4 @@
-"""Input validation, in one place: bad arguments fail here with a plain ValueError, not deep inside torch.
+"""Checks of values and tensors: bad arguments fail here with a plain ValueError, not deep inside torch.
 
 Every message names the argument, the form that was expected and what came instead, e.g.
 ``xi must be a finite number > 0, got True (bool)``. Public entry points call these checks before
@@ -11,22 +11,17 @@ converted copy would not be the tensor the caller holds. Booleans are never take
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import math
 import numbers
-import os
-import tempfile
-import threading
-import weakref
-from collections.abc import Callable
-from functools import partial
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-IMAGE_SHAPE: tuple[int, ...] = (1, 28, 28)  # one Fashion-MNIST image (C, H, W): what the shipped models take
+from .shapes import check_fits_model, model_dtype_device
+
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes seeds up to here
 
 
@@ -121,22 +116,10 @@ def check_model(model: object) -> nn.Module:
     return model
 
 
-def check_deepfool_options(num_candidates: object, overshoot: object, max_iter: object) -> None:
-    """DeepFool's options: at least 2 candidate classes, overshoot >= 0, at least one step."""
-    check_int(num_candidates, "num_candidates", low=2)
-    check_number(overshoot, "overshoot", low=0)
-    check_int(max_iter, "max_iter", low=1)
-
-
 def _finite_range(values: torch.Tensor) -> tuple[float, float]:
     """(min, max) in one pass; NaN shows up as a NaN min, ±inf as an infinite end."""
     low, high = torch.aminmax(values.detach().reshape(-1))
     return low.item(), high.item()
-
-
-def _model_dtype_device(model: nn.Module | None) -> tuple[torch.dtype, torch.device | None]:
-    parameter = next((p for p in model.parameters() if p.is_floating_point()), None) if model is not None else None
-    return (parameter.dtype, parameter.device) if parameter is not None else (torch.float32, None)
 
 
 def check_images(
@@ -147,7 +130,7 @@ def check_images(
     ``batched_4d=False`` accepts any (N, ...) batch (DeepFool also serves flat inputs); with a model,
     the per-image shape must be one the model runs on (see :func:`check_fits_model`).
     """
-    dtype, device = _model_dtype_device(model)
+    dtype, device = model_dtype_device(model)
     dtype_name = str(dtype).removeprefix("torch.")
     form = "(N, C, H, W)" if batched_4d else "(N, ...)"
     expected = f"a non-empty {dtype_name} torch.Tensor shaped {form} with finite values in [0, 1]"
@@ -208,145 +191,39 @@ def check_labels(labels: object, n: int, name: str = "labels") -> torch.Tensor:
     return labels
 
 
-# Per model: the shape it expects (or None) and the per-image shapes it was seen to run on. Keyed weakly
-# by the model object, so a model that is dropped leaves the table; at most _MAX_SHAPES shapes per model.
-_FITS: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...] | None, set[tuple[int, ...]]]] = (
-    weakref.WeakKeyDictionary()
-)
-_FITS_LOCK = threading.Lock()
-_MAX_SHAPES = 8
+def check_distinct(values: object, name: str, what: str) -> list:
+    """A non-empty list (or tuple) of ``what``, no value repeated; returned as a list."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty list of {what}, got {values!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat a value, got {list(values)}")
+    return list(values)
 
 
-def _runs_on(model: nn.Module, shape: tuple[int, ...]) -> str | None:
-    """None when the model runs on one zero image of ``shape`` and returns (1, K) scores, else why not."""
-    dtype, device = _model_dtype_device(model)
-    try:
-        with torch.inference_mode():
-            out = model(torch.zeros(1, *shape, dtype=dtype, device=device))
-    except (RuntimeError, ValueError, IndexError, TypeError) as error:
-        text = str(error).strip()
-        return text.splitlines()[0] if text else type(error).__name__
-    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
-        return f"the model returned {describe(out)} instead of scores shaped (1, K)"
-    return None
+def check_int_list(values: Sequence[int], name: str, low: int = 0, high: int | None = None) -> list[int]:
+    """A non-empty list of distinct whole numbers in [low, high], in the order given."""
+    values = check_distinct(values, name, "whole numbers")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            limit = f"from {low} to {high}" if high is not None else f">= {low}"
+            raise ValueError(f"every value of {name} must be a whole number {limit}, got {value!r}")
+    return values
 
 
-def expected_input_shape(model: nn.Module) -> tuple[int, ...] | None:
-    """The shape (C, H, W) of one image the model takes, when it can be told; None otherwise.
-
-    A model may state it as an ``input_shape`` attribute. Otherwise the project's Fashion-MNIST shape
-    (1, 28, 28), with the channels of the first convolution, is tried on the model (the shipped
-    models all take it). A model in training mode is not tried (a forward pass would update its
-    batch-norm statistics).
-    """
-    stated = getattr(model, "input_shape", None)
-    if stated is not None:
-        return tuple(stated)
-    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    guess = (conv.in_channels, *IMAGE_SHAPE[1:]) if conv is not None else IMAGE_SHAPE
-    return guess if not model.training and _runs_on(model, guess) is None else None
+def check_xi_list(values: Sequence[float], name: str) -> list[float]:
+    """Distinct sizes > 0, ascending."""
+    return sorted(check_xi(value) for value in check_distinct(values, name, "sizes > 0"))
 
 
-def _strict_shape(model: nn.Module) -> tuple[int, ...] | None:
-    """The one shape a model takes, for models that tell it: stated, or a convolutional model that runs
-    on Fashion-MNIST images (a convolution with pooling may run on larger images too, giving nonsense)."""
-    if getattr(model, "input_shape", None) is None and not any(isinstance(m, nn.Conv2d) for m in model.modules()):
-        return None
-    return expected_input_shape(model)
-
-
-def check_fits_model(model: nn.Module, shape: tuple[int, ...], name: str = "images") -> None:
-    """Refuse a per-image ``shape`` the model cannot take, saying which shape it expects.
-
-    A model that tells its shape (see :func:`_strict_shape`) takes exactly that one; any other model
-    is tried once per shape on one zero image (then remembered). A model in training mode is not
-    tried: a forward pass there would update its batch-norm statistics.
-    """
-    if model.training:
-        return
-    with _FITS_LOCK:
-        entry = _FITS.get(model)
-    if entry is None:
-        entry = (_strict_shape(model), set())
-        with _FITS_LOCK:
-            entry = _FITS.setdefault(model, entry)
-    strict, seen = entry
-    if shape == strict or shape in seen:
-        return
-    why = f"this model takes only {strict}" if strict is not None else _runs_on(model, shape)
-    if why is not None:
-        expected = strict or expected_input_shape(model)
-        form = f"shaped (N, {', '.join(map(str, expected))})" if expected is not None else "of a shape it accepts"
-        raise ValueError(f"{name} must be {form} for this model, got (N, {', '.join(map(str, shape))}) ({why})")
-    with _FITS_LOCK:
-        if len(seen) >= _MAX_SHAPES:
-            seen.clear()
-        seen.add(shape)
-
-
-def check_output_dir(path: object, name: str = "--out") -> Path:
-    """A folder that exists or can be created, and can be written to; checked before any work is done.
-
-    Nothing is left behind: the nearest existing ancestor must be a folder where a file can be written.
-    """
-    if not isinstance(path, (str, os.PathLike)) or str(path).strip() == "" or "\x00" in str(path):
-        raise ValueError(f"{name} must be the path of a folder, got {describe(path)}")
-    folder = Path(path).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{name} must be a folder (existing or new), got {str(folder)!r}, which is a file")
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"{name} must be a folder that can be created, got {str(folder)!r}: {existing} is a file")
-    try:  # a real write, since permission bits do not tell for root or read-only file systems
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise ValueError(f"{name} must be a folder you can write to, got {str(folder)!r}: {error}") from None
-    return folder
-
-
-def env_int(variable: str, low: int = 1) -> int | None:
-    """The whole number >= ``low`` in environment variable ``variable``; None when it is unset or empty."""
-    text = os.environ.get(variable, "").strip()
-    if not text:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < low:
-        raise ValueError(f"environment variable {variable} must be a whole number >= {low}, got {text!r}")
-    return value
-
-
-def option_type(kind: type, check: Callable[[object, str], object]) -> Callable[[str], object]:
-    """An argparse ``type``: parse the text as ``kind``, then ``check`` it.
-
-    A refusal becomes an ``argparse.ArgumentTypeError`` carrying the check's own message, which
-    argparse prints after the option's name (``argument --batch-size: value must be a whole number
-    >= 1, got 0``) before exiting with status 2.
-    """
-
-    def convert(text: str) -> object:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = text  # the check refuses a string, saying what was expected
-        try:
-            return check(value, "value")
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    convert.__name__ = kind.__name__
-    return convert
-
-
-POSITIVE_INT = option_type(int, check_positive_int)
-SEED = option_type(int, check_seed)
-XI = option_type(float, check_xi)
-DELTA = option_type(float, check_delta)
-FINITE = option_type(float, check_number)
-POSITIVE = option_type(float, partial(check_number, low=0, low_open=True))
-NONNEGATIVE = option_type(float, partial(check_number, low=0))
+def with_changes(cls: type, record: object, changes: dict[str, object], name: str) -> object:
+    """The frozen dataclass ``record`` of type ``cls`` (None: ``cls()``, the defaults) with ``changes`` made, checked
+    by ``cls`` itself; a name ``cls`` does not have is refused with the names it has."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = [key for key in changes if key not in known]
+    if unknown:
+        raise ValueError(f"unknown {name} {', '.join(map(repr, unknown))}; the {name}s are {', '.join(known)}")
+    if record is None:
+        return cls(**changes)
+    if not isinstance(record, cls):
+        raise ValueError(f"{name}s must be a {cls.__name__}, got {describe(record)}")
+    return dataclasses.replace(record, **changes)

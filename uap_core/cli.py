@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .checks import DELTA, POSITIVE, POSITIVE_INT, SEED, XI, check_int, check_number, check_output_dir, option_type
+from .checks import check_int, check_number
+from .cli_types import DELTA, POSITIVE, POSITIVE_INT, SEED, XI, check_output_dir, option_type
 from .data import DataUnavailableError, load_fashion_mnist
 from .experiments.cli import add_parser as add_experiment_parser
 from .files import perturbation_png, perturbation_to_npy
@@ -19,9 +20,9 @@ from .metrics import evaluate
 from .models import DEFAULT_MODEL, MODEL_NAMES, WEIGHTS_DIR, load_model
 from .norms import NORM_CHOICES
 from .report import metrics_dict
-from .targeted import parse_target
 from .train import save_weights, train
-from .uap import ALGORITHMS, iter_universal_perturbation
+from .settings import ALGORITHMS, DEFAULT_XI, UAPSettings
+from .uap import iter_universal_perturbation
 
 NOISE = option_type(float, partial(check_number, low=0, high=1))  # an ℓ∞ size in pixel units
 
@@ -46,25 +47,27 @@ def _train(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     check_output_dir(args.out, "--out")
-    target = parse_target(int(args.target) if args.target and args.target.strip().isdigit() else args.target)
+    target = int(args.target) if args.target and args.target.strip().isdigit() else args.target
+    settings = UAPSettings(algorithm=args.algorithm, norm=args.norm, xi=args.xi, delta=args.delta,
+                           max_passes=args.max_passes, seed=args.seed, target=target)  # fmt: skip
     model = load_model(args.model)
     full_train = load_fashion_mnist("train")
     check_int(args.n_train, "--n-train", low=1, high=len(full_train))
     train_set = full_train.subset(args.n_train, args.seed)
     test_set = load_fashion_mnist("test")
     n = len(train_set)
-    steps = iter_universal_perturbation(model, train_set.images, args.xi, args.norm, args.delta, args.max_passes,
-                                        args.seed, args.algorithm, target=target)  # fmt: skip
+    steps = iter_universal_perturbation(model, train_set.images, settings)
     result = None
-    with tqdm(total=args.max_passes * n, desc=f"UAP ({args.algorithm})", unit="img") as bar:
+    with tqdm(total=settings.max_passes * n, desc=f"UAP ({settings.algorithm})", unit="img") as bar:
         for result in steps:
             record = result.history[-1]
             bar.update((record.pass_index - 1) * n + record.images_seen - bar.n)
             measured = {"fooling": f"{record.fooling_rate:.3f}"} if record.measured else {}
             bar.set_postfix(pass_=record.pass_index, **measured, best=f"{result.fooling_rate:.3f}")
     evaluation = evaluate(model, test_set.images, test_set.labels, result.perturbation, result.p, seed=args.seed,
-                          target=target)  # fmt: skip
-    metrics = metrics_dict(result, evaluation, model=args.model, n_train=n, max_passes=args.max_passes, seed=args.seed)
+                          target=settings.target)  # fmt: skip
+    metrics = metrics_dict(result, evaluation, model=args.model, n_train=n, max_passes=settings.max_passes,
+                           seed=settings.seed)  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "perturbation.npy").write_bytes(perturbation_to_npy(result.perturbation))
@@ -76,7 +79,7 @@ def _run(args: argparse.Namespace) -> None:
         f"test accuracy {metrics['clean_accuracy']:.3f} -> {metrics['perturbed_accuracy']:.3f}; "
         f"{metrics['passes']} passes in {metrics['seconds']:.1f} s -> {out}"
     )
-    if target is not None:
+    if settings.target is not None:
         print(
             f"targeted success rate towards {metrics['target']}: train {metrics['train_targeted_success_rate']:.3f}, "
             f"test {metrics['test_targeted_success_rate']:.3f}"
@@ -99,15 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(WEIGHTS_DIR), help="folder for <model>.pt and <model>.json")
     p.set_defaults(handler=_train)
 
+    defaults = UAPSettings()  # the library's defaults are the command line's
+    xi_defaults = ", ".join(f"{xi:g} for {norm}" for norm, xi in DEFAULT_XI.items())
     p = commands.add_parser("run", help="compute a universal perturbation and evaluate it on the test split")
     p.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
-    p.add_argument("--algorithm", choices=ALGORITHMS, default="paper")
-    p.add_argument("--norm", choices=NORM_CHOICES, default="inf")
-    p.add_argument("--xi", type=XI, default=0.2, help="radius of the norm ball, in [0, 1] pixel units")
-    p.add_argument("--delta", type=DELTA, default=0.2, help="stop once the fooling rate reaches 1 - delta")
+    p.add_argument("--algorithm", choices=ALGORITHMS, default=defaults.algorithm)
+    p.add_argument("--norm", choices=NORM_CHOICES, default=defaults.norm)
+    p.add_argument(
+        "--xi", type=XI, default=None, help=f"radius of the norm ball, in [0, 1] pixel units ({xi_defaults})"
+    )
+    p.add_argument("--delta", type=DELTA, default=defaults.delta, help="stop once the fooling rate reaches 1 - delta")
     p.add_argument("--n-train", type=POSITIVE_INT, default=500, help="training images the perturbation is built from")
-    p.add_argument("--max-passes", type=POSITIVE_INT, default=5)
-    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--max-passes", type=POSITIVE_INT, default=defaults.max_passes)
+    p.add_argument("--seed", type=SEED, default=defaults.seed)
     p.add_argument("--target", help="send images to this class (a name such as Bag, or an index 0-9); default: none")
     p.add_argument("--out", required=True, help="folder for perturbation.npy, perturbation.png, metrics.json")
     p.set_defaults(handler=_run)

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checks import IMAGE_SHAPE, check_int, check_number, check_perturbation, describe
+from .checks import check_int, check_number, check_perturbation, describe
+from .shapes import IMAGE_SHAPE
 
 MAX_NPY_BYTES = 1 << 20  # 1 MiB: a 28x28 float32 perturbation is about 3 KiB
 MAX_UPSCALE = 32  # a 28x28 picture enlarged 32 times is 896x896 pixels: pictures stay small

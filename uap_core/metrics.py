@@ -24,56 +24,50 @@ from .checks import (
     describe,
 )
 from .norms import lp_norm, parse_norm, random_perturbation
-from .targeted import parse_target, targeted_success_rate
+from .objectives import parse_target, targeted_success_rate
 
 # Evaluation batch: on CPU, batches of a few hundred 28x28 images stay in cache and run about 1.7x
 # faster per image than batches of 1,000 (measured on 2 cores); it also bounds memory.
 EVAL_BATCH = 250
 
 
-def _checked(
-    model: nn.Module | None, images: torch.Tensor, v: torch.Tensor | None, v_required: bool = False
-) -> torch.Tensor:
-    """Validate a model, a batch of images for it and a perturbation ``v`` shaped like one image (or None)."""
+def _check(model: nn.Module | None, images: object, v: object, v_required: bool = False) -> None:
+    """A model, a batch of images for it and a perturbation ``v`` shaped like one image (or None)."""
     if model is not None:
         check_model(model)
     check_images(images, model)
     if v is not None or v_required:
         check_perturbation(v, tuple(images.shape[1:]), "v", images.dtype)
-    return images
 
 
 def perturb(images: torch.Tensor, v: torch.Tensor | None) -> torch.Tensor:
     """clip(x + v) to [0, 1]; ``v`` (C, H, W) broadcasts over the batch (N, C, H, W)."""
-    _checked(None, images, v)
-    return _perturb(images, v)
-
-
-def _perturb(images: torch.Tensor, v: torch.Tensor | None) -> torch.Tensor:
+    _check(None, images, v)
     return images if v is None else (images + v).clamp_(0.0, 1.0)
 
 
+@torch.inference_mode()
 def logits(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
     """Logits (N, K) of the model on clip(x + v), computed in batches to bound memory."""
-    return _logits(model, _checked(model, images, v), v)
+    _check(model, images, v)
+    return torch.cat(
+        [model(batch if v is None else (batch + v).clamp_(0.0, 1.0)) for batch in images.split(EVAL_BATCH)]
+    )
 
 
-@torch.inference_mode()
-def _logits(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
-    return torch.cat([model(_perturb(batch, v)) for batch in images.split(EVAL_BATCH)])
+def predict(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None, workers: int = 1) -> torch.Tensor:
+    """Predicted labels (N,) on clip(x + v).
 
-
-def predict(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
-    """Predicted labels (N,) on clip(x + v)."""
-    return _logits(model, _checked(model, images, v), v).argmax(1)
-
-
-def _predict(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None, workers: int = 1) -> torch.Tensor:
+    ``workers``: threads the images are split between, for a caller that runs torch on one thread per computation
+    (the web server); the labels are the same whatever the number.
+    """
+    workers = check_int(workers, "workers", low=1, high=64)
     if workers == 1:
-        return _logits(model, images, v).argmax(1)
+        return logits(model, images, v).argmax(1)
+    _check(model, images, v)  # here, not in the threads: one refusal, not one per thread
     # Each thread takes a contiguous share; torch releases the interpreter lock inside its operations.
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uap-predict") as pool:
-        shares = pool.map(lambda share: _logits(model, share, v), images.tensor_split(workers))
+        shares = pool.map(lambda share: logits(model, share, v), images.tensor_split(workers))
         return torch.cat(list(shares)).argmax(1)
 
 
@@ -81,25 +75,18 @@ def fooling_rate(
     model: nn.Module, images: torch.Tensor, v: torch.Tensor, clean_labels: torch.Tensor | None = None
 ) -> float:
     """Share of images whose prediction changes under ``v``. Pass ``clean_labels`` to skip recomputing them."""
-    _checked(model, images, v, v_required=True)
-    if clean_labels is not None:
-        check_labels(clean_labels, images.shape[0], "clean_labels")
-    return _fooling_rate(model, images, v, clean_labels)
-
-
-def _fooling_rate(
-    model: nn.Module, images: torch.Tensor, v: torch.Tensor, clean_labels: torch.Tensor | None = None
-) -> float:
+    _check(model, images, v, v_required=True)
     if clean_labels is None:
-        clean_labels = _predict(model, images)
-    return (_predict(model, images, v) != clean_labels).float().mean().item()
+        clean_labels = predict(model, images)
+    check_labels(clean_labels, images.shape[0], "clean_labels")
+    return (predict(model, images, v) != clean_labels).float().mean().item()
 
 
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, v: torch.Tensor | None = None) -> float:
     """Share of correct predictions on clip(x + v) (on the clean images when ``v`` is None)."""
-    _checked(model, images, v)
+    _check(model, images, v)
     check_labels(labels, images.shape[0])
-    return (_predict(model, images, v) == labels).float().mean().item()
+    return (predict(model, images, v) == labels).float().mean().item()
 
 
 def random_fooling_rate(
@@ -112,28 +99,14 @@ def random_fooling_rate(
     clean_labels: torch.Tensor | None = None,
 ) -> float:
     """Mean fooling rate of ``trials`` random perturbations whose ℓp norm is exactly ``size``."""
-    _checked(model, images, None)
+    _check(model, images, None)
     size, p = check_number(size, "size", low=0), parse_norm(p, "p")
     trials, seed = check_int(trials, "trials"), check_seed(seed)
-    if clean_labels is not None:
-        check_labels(clean_labels, images.shape[0], "clean_labels")
-    return _random_fooling_rate(model, images, size, p, trials, seed, clean_labels)
-
-
-def _random_fooling_rate(
-    model: nn.Module,
-    images: torch.Tensor,
-    size: float,
-    p: float,
-    trials: int,
-    seed: int,
-    clean_labels: torch.Tensor | None,
-) -> float:
     if clean_labels is None:
-        clean_labels = _predict(model, images)
+        clean_labels = predict(model, images)
     generator = torch.Generator().manual_seed(seed)
     rates = [
-        _fooling_rate(model, images, random_perturbation(images.shape[1:], size, p, generator).to(images), clean_labels)
+        fooling_rate(model, images, random_perturbation(images.shape[1:], size, p, generator).to(images), clean_labels)
         for _ in range(trials)
     ]
     return sum(rates) / len(rates)
@@ -201,22 +174,21 @@ def evaluate(
     ``workers``: threads the perturbed images are split between, for a caller that runs torch on one thread
     per computation (the web server); the labels are the same whatever the number.
     """
-    _checked(model, images, v, v_required=True)
+    _check(model, images, v, v_required=True)
     check_labels(labels, images.shape[0])
     p, seed = parse_norm(p, "p"), check_seed(seed)
     random_trials = check_int(random_trials, "random_trials", low=0)
-    workers = check_int(workers, "workers", low=1, high=64)
     target_class = parse_target(target)
     if clean_labels is not None:
         check_labels(clean_labels, images.shape[0], "clean_labels")
-    clean = _predict(model, images) if clean_labels is None else clean_labels
-    perturbed = _predict(model, images, v, workers)
+    clean = predict(model, images) if clean_labels is None else clean_labels
+    perturbed = predict(model, images, v, workers)
     size = lp_norm(v, p).item()
     return Evaluation(
         fooling_rate=(perturbed != clean).float().mean().item(),
         clean_accuracy=(clean == labels).float().mean().item(),
         perturbed_accuracy=(perturbed == labels).float().mean().item(),
-        random_fooling_rate=_random_fooling_rate(model, images, size, p, random_trials, seed, clean)
+        random_fooling_rate=random_fooling_rate(model, images, size, p, random_trials, seed, clean)
         if random_trials
         else math.nan,
         linf=v.abs().max().item(),

@@ -36,7 +36,7 @@ def metrics_dict(result: UAPResult, evaluation: Evaluation, **settings: object) 
     return {
         **settings,
         **targeted,
-        "algorithm": result.algorithm,
+        "algorithm": result.settings.algorithm,
         "norm": norm_name(result.p),
         "xi": result.xi,
         "delta": result.delta,

@@ -1,58 +1,39 @@
 """Universal adversarial perturbations (Moosavi-Dezfooli, Fawzi, Fawzi, Frossard, CVPR 2017, arXiv 1610.08401).
 
-One perturbation v, inside the ℓp ball of radius ξ, that changes the model's label on most
-images: k̂(clip(x + v)) != k̂(x). Two algorithms build it:
+One perturbation v, inside the ℓp ball of radius ξ, that does most images: changes the model's label,
+k̂(clip(x + v)) != k̂(x), or (targeted) sends them to one class k. Two algorithms build it, each written
+once for both objectives (:mod:`uap_core.objectives`):
 
-``paper``: Algorithm 1 of the paper. Images are visited one at a time in a shuffled order;
-whenever x + v is not yet fooled, DeepFool finds the smallest extra step r that fools it, and
-v <- project(v + r). Passes repeat until the fooling rate reaches 1 - δ or ``max_passes``.
+- ``paper``: Algorithm 1 of the paper (:mod:`uap_core.paper`), DeepFool on every image v does not do yet;
+- ``fast``: batched projected gradient descent (:mod:`uap_core.fast`), this project's design.
 
-``fast``: batched projected gradient descent (our design). Each step takes one forward and one
-backward pass over a mini-batch of ``batch_size`` images at clip(x + v): it finds the class that
-most of them rank second (the class v already leans towards) and moves v down the cross-entropy
-gradient towards that class, by ξ·``step_size`` in signs (ℓ∞) or along the unit gradient (ℓ2), then
-projects back onto the ball. A pass costs about one forward and backward pass over the images,
-instead of Algorithm 1's DeepFool run per unfooled image; pulling all images to one class follows
-the paper's own observation that universal perturbations send images to a few dominant labels.
-
-Both are generators of progress (:func:`iter_universal_perturbation`) that report several times
-per pass and always carry the best perturbation seen so far, so a caller can draw the progress
-live and stop at any moment; :func:`universal_perturbation` runs one to the end.
+This module is what they share: the settings, the run's measurements (v's rate on the images, at the
+reports each algorithm asks for), the best v measured so far, the stop at 1 - δ, and the progress reports.
+:func:`iter_universal_perturbation` yields a snapshot at every report, so a caller can draw the progress live
+and stop at any moment; :func:`universal_perturbation` runs one to the end.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .checks import (
-    check_callable,
-    check_choice,
-    check_deepfool_options,
-    check_delta,
-    check_flag,
-    check_images,
-    check_model,
-    check_number,
-    check_positive_int,
-    check_seed,
-    check_xi,
-)
-from .deepfool import DeepFoolResult, _deepfool_batch
-from .linearise import tracer
-from .metrics import _perturb, _predict
-from .norms import lp_norm, parse_norm, project
-from .targeted import parse_target, targeted_success_rate
-from .targeted_uap import targeted_steps
+from .checks import check_callable, check_images, check_model, describe
+from .fast import fast_steps
+from .metrics import predict
+from .norms import lp_norm
+from .objectives import Targeted, objective_for
+from .paper import paper_steps
+from .settings import UAPSettings
+from .stats import Stats
+from .steps import Problem
 
-ALGORITHMS = ("paper", "fast")
+STEPS = {"paper": paper_steps, "fast": fast_steps}
 
 
 @dataclass(frozen=True)
@@ -61,14 +42,12 @@ class HistoryRecord:
 
     pass_index: int  # 1-based pass over the images
     images_seen: int  # images processed in this pass so far
-    # On the images the perturbation is built from, at the current v; None where it was not measured (``fast``
-    # measures it at its first report and at the end of each pass, see iter_universal_perturbation).
+    # On the images the perturbation is built from, at the current v; None where the algorithm did not ask for a
+    # measurement (``fast`` measures at its first report and at the end of each pass).
     fooling_rate: float | None
     norm: float  # ℓp norm of the current v, pixel units
     seconds: float  # computation time since the start (time spent by the caller excluded)
-    deepfool_calls: int = 0  # ``paper``: DeepFool runs since the start (one per unfooled image visited)
-    deepfool_iterations: int = 0  # ``paper``: DeepFool's linearisation steps since the start
-    targeted_success_rate: float | None = None  # targeted runs, where measured: of the current v (see targeted.py)
+    targeted_success_rate: float | None = None  # targeted runs, where measured: of the current v
 
     @property
     def measured(self) -> bool:
@@ -81,19 +60,31 @@ class UAPResult:
     """The best perturbation measured so far, with the whole history: a snapshot while running, the answer at the
     end."""
 
-    perturbation: torch.Tensor  # (C, H, W), the best seen, inside the ξ-ball
+    perturbation: torch.Tensor  # (C, H, W), the best measured, inside the ξ-ball
     fooling_rate: float  # of ``perturbation`` on the images it was built from
     history: tuple[HistoryRecord, ...]
     current: torch.Tensor  # (C, H, W), the perturbation the algorithm holds now
-    xi: float
-    p: float  # 2.0 or math.inf
-    delta: float
-    algorithm: str
-    total_passes: int  # max_passes
+    settings: UAPSettings
     finished: bool = False  # the algorithm ended by itself (target reached or passes used up)
     target_reached: bool = False  # the fooling rate (targeted runs: the targeted success rate) reached 1 - δ
-    target_class: int | None = None  # targeted runs: the class index v sends images to
     targeted_success_rate: float | None = None  # targeted runs: of ``perturbation``, on the images
+
+    @property
+    def xi(self) -> float:
+        return self.settings.xi
+
+    @property
+    def p(self) -> float:
+        return self.settings.p
+
+    @property
+    def delta(self) -> float:
+        return self.settings.delta
+
+    @property
+    def target_class(self) -> int | None:
+        """Targeted runs: the class index v sends images to."""
+        return self.settings.target
 
     @property
     def passes(self) -> int:
@@ -111,255 +102,90 @@ class UAPResult:
 def iter_universal_perturbation(
     model: nn.Module,
     images: torch.Tensor,
-    xi: float = 0.2,
-    norm: float | str = "inf",
-    delta: float = 0.2,
-    max_passes: int = 5,
-    seed: int = 0,
-    algorithm: str = "paper",
-    reports_per_pass: int = 4,
-    num_candidates: int = 10,
-    overshoot: float = 0.02,
-    max_iter: int = 50,
-    batch_size: int = 50,
-    step_size: float = 0.25,
-    box_aware: bool = False,
+    settings: UAPSettings | None = None,
+    *,
     should_stop: Callable[[], bool] | None = None,
-    target: int | str | None = None,
+    stats: Stats | None = None,
+    **changes: object,
 ) -> Iterator[UAPResult]:
-    """Build a universal perturbation, yielding a :class:`UAPResult` snapshot ``reports_per_pass`` times per pass.
+    """Build a universal perturbation from ``images`` (N, C, H, W) in [0, 1], yielding a :class:`UAPResult` at
+    every report.
 
-    ``images``: (N, C, H, W) in [0, 1]; ``xi``: radius of the ℓp ball in pixel units; ``norm``: 2 or "inf";
-    the loop ends once the fooling rate on ``images`` reaches 1 - ``delta``, or after ``max_passes``.
-    That rate is measured at every report by ``paper``, and by ``fast`` at its first report and at the end of
-    each pass (its other reports have ``fooling_rate=None``); the best v and the 1 - ``delta`` stop consider the
-    measured v only.
-    ``paper`` uses DeepFool's ``num_candidates``, ``overshoot`` and ``max_iter``; ``fast`` uses
-    ``batch_size`` and ``step_size`` (each step's length as a fraction of ξ). ``box_aware``: give
-    ``paper`` our box-aware DeepFool instead of the paper's. The last snapshot has ``finished=True``;
-    stop iterating at any time and the latest snapshot still holds the best v. ``should_stop()`` is
-    asked before every inner step (DeepFool call or fooled check, mini-batch); once it returns True
-    the generator returns without yielding again.
-    ``target`` (a class index or name): build a targeted perturbation instead (see :mod:`uap_core.targeted_uap`);
-    the best v and the 1 - ``delta`` stop are then judged by the targeted success rate.
+    ``settings`` (default: :class:`~uap_core.settings.UAPSettings`'s defaults) with any of its fields changed by
+    keyword, e.g. ``iter_universal_perturbation(model, images, xi=0.1, algorithm="fast", target="Bag")``. The rate of
+    v on ``images`` (the fooling rate, or for a targeted run the targeted success rate) is measured at the reports
+    the algorithm asks for (``paper``: all; ``fast``: its first and the end of each pass); the best v and the stop at
+    1 - δ consider the measured v only. The last snapshot has ``finished=True``; stop iterating at any time and the
+    latest snapshot still holds the best v. ``should_stop()`` is asked before every inner step (DeepFool call,
+    batched check, mini-batch); once it returns True the generator returns without yielding again. ``stats``
+    collects where the work went (:class:`~uap_core.stats.Stats`).
     """
     # Checked here, when called: a bad argument fails at once, not at the first next().
-    xi, delta, p = check_xi(xi), check_delta(delta), parse_norm(norm)
+    settings = UAPSettings.make(settings, **changes)
     check_images(images, check_model(model))
-    max_passes, seed = check_positive_int(max_passes, "max_passes"), check_seed(seed)
-    check_choice(algorithm, "algorithm", ALGORITHMS)
-    check_positive_int(reports_per_pass, "reports_per_pass")
-    check_deepfool_options(num_candidates, overshoot, max_iter)
-    check_positive_int(batch_size, "batch_size")
-    check_number(step_size, "step_size (a fraction of xi)", low=0, high=1, low_open=True)
-    check_flag(box_aware, "box_aware")
     check_callable(should_stop, "should_stop")
-    target_class = parse_target(target)
-    return _universal_perturbation_steps(model, images, xi, p, delta, max_passes, seed, algorithm, reports_per_pass,
-                                         num_candidates, overshoot, max_iter, batch_size, step_size, box_aware,
-                                         should_stop, target_class)  # fmt: skip
-
-
-def _universal_perturbation_steps(
-    model: nn.Module,
-    images: torch.Tensor,
-    xi: float,
-    p: float,
-    delta: float,
-    max_passes: int,
-    seed: int,
-    algorithm: str,
-    reports_per_pass: int,
-    num_candidates: int,
-    overshoot: float,
-    max_iter: int,
-    batch_size: int,
-    step_size: float,
-    box_aware: bool,
-    should_stop: Callable[[], bool] | None,
-    target_class: int | None,
-) -> Iterator[UAPResult]:
-    """The body of :func:`iter_universal_perturbation`, on validated arguments (``p``: 2.0 or math.inf)."""
-    clock = _ComputeClock()
-    generator = torch.Generator().manual_seed(seed)
-    n = images.shape[0]
-    clean = _predict(model, images)
-    report_every = math.ceil(n / reports_per_pass)
-    stop = should_stop or (lambda: False)
-    count = _DeepFoolCount()
-    if target_class is not None:
-        steps = targeted_steps(model, images, target_class, xi, p, generator, max_passes, report_every, algorithm,
-                               overshoot, max_iter, batch_size, step_size, stop, box_aware)  # fmt: skip
-    elif algorithm == "paper":
-        deepfool_options = {"num_candidates": num_candidates, "overshoot": overshoot, "max_iter": max_iter,
-                            "clip": True, "box_aware": box_aware}  # fmt: skip
-        steps = _paper_steps(model, images, clean, xi, p, generator, max_passes, report_every, deepfool_options,
-                             count, stop)  # fmt: skip
-    else:
-        steps = _fast_steps(model, images, clean, xi, p, generator, max_passes, report_every, batch_size, step_size,
-                            stop)  # fmt: skip
-
-    best, best_rate = torch.zeros_like(images[0]), -1.0
-    history: list[HistoryRecord] = []
-    best_success, best_score = None, -1.0  # score: the fooling rate, or the targeted success rate if targeted
-    for pass_index, images_seen, v in steps:
-        rate = success = None
-        # Measuring is one forward pass over all the images. `paper` measures at every report: next to its DeepFool
-        # calls that costs little (4% of a pass). For `fast`, 4 measurements per pass took 62% of its time (README,
-        # Benchmark): it measures at the end of each pass, and at its first report so that a run stopped early
-        # still keeps a measured v; its other reports carry v unmeasured.
-        if algorithm == "paper" or images_seen == n or not history:
-            perturbed = _predict(model, images, v)
-            rate = (perturbed != clean).float().mean().item()
-            success = None if target_class is None else targeted_success_rate(clean, perturbed, target_class)
-            score = rate if success is None else success
-            if score > best_score:
-                best, best_rate, best_success, best_score = v.clone(), rate, success, score
-        history.append(HistoryRecord(pass_index, images_seen, rate, lp_norm(v, p).item(), clock.read(),
-                                     count.calls, count.iterations, success))  # fmt: skip
-        reached = best_score >= 1.0 - delta
-        finished = reached or (pass_index == max_passes and images_seen == n)
-        with clock.paused():
-            yield UAPResult(best, best_rate, tuple(history), v, xi, p, delta, algorithm, max_passes, finished, reached,
-                            target_class, best_success)  # fmt: skip
-        if finished:
-            return
+    if stats is not None and not isinstance(stats, Stats):
+        raise ValueError(f"stats must be a uap_core.Stats or None, got {describe(stats)}")
+    return _reports(model, images, settings, should_stop or _never, stats if stats is not None else Stats())
 
 
 def universal_perturbation(
     model: nn.Module,
     images: torch.Tensor,
-    xi: float = 0.2,
-    norm: float | str = "inf",
-    delta: float = 0.2,
-    max_passes: int = 5,
-    seed: int = 0,
-    algorithm: str = "paper",
+    settings: UAPSettings | None = None,
+    *,
     callback: Callable[[UAPResult], bool | None] | None = None,
-    **options,
+    should_stop: Callable[[], bool] | None = None,
+    stats: Stats | None = None,
+    **changes: object,
 ) -> UAPResult:
     """Run :func:`iter_universal_perturbation` to the end and return its last snapshot.
 
-    ``callback(snapshot)`` is called at every report; returning True stops the run early
-    (the result then holds the best perturbation measured so far, with ``finished=False``).
+    ``callback(snapshot)`` is called at every report; returning True stops the run early (the result then holds
+    the best perturbation measured so far, with ``finished=False``).
     """
     check_callable(callback, "callback")
     result = None
-    for result in iter_universal_perturbation(model, images, xi, norm, delta, max_passes, seed, algorithm, **options):
+    for result in iter_universal_perturbation(model, images, settings, should_stop=should_stop, stats=stats,
+                                              **changes):  # fmt: skip
         if callback is not None and callback(result):
             break
     return result
 
 
-@dataclass
-class _DeepFoolCount:
-    """DeepFool runs and their linearisation steps so far, for the progress reports."""
-
-    calls: int = 0
-    iterations: int = 0
+def _never() -> bool:
+    return False
 
 
-def _paper_steps(
-    model: nn.Module,
-    images: torch.Tensor,
-    clean: torch.Tensor,
-    xi: float,
-    p: float,
-    generator: torch.Generator,
-    max_passes: int,
-    report_every: int,
-    deepfool_options: dict,
-    count: _DeepFoolCount,
-    should_stop: Callable[[], bool],
-) -> Iterator[tuple[int, int, torch.Tensor]]:
-    """Algorithm 1; yields (pass, images seen in the pass, v) every ``report_every`` images."""
-    n = images.shape[0]
-    v = torch.zeros_like(images[0])
-    forward = tracer(model)
-    lookahead = 8
-    for pass_index in range(1, max_passes + 1):
-        order = torch.randperm(n, generator=generator).to(images.device)
-        position = 0
-        while position < n:
-            if should_stop():
-                return
-            # Algorithm 1 visits one image at a time, but v only changes at an image it does not
-            # fool yet. So the next few images can be checked in one batch at the current v: every
-            # image before the first unfooled one is skipped exactly as the sequential loop would.
-            report_at = min(n, (position // report_every + 1) * report_every)
-            batch = order[position : min(report_at, position + lookahead)]
-            unfooled = (_predict(model, images[batch], v) == clean[batch]).nonzero()
-            if len(unfooled) == 0:
-                position += len(batch)
-                lookahead = min(2 * lookahead, 256)
-            else:
-                if should_stop():
-                    return
-                first = int(unfooled[0])
-                i = int(batch[first])
-                step = DeepFoolResult(*_deepfool_batch(forward, _perturb(images[i : i + 1], v), **deepfool_options))
-                count.calls += 1
-                count.iterations += int(step.iterations[0])
-                # Only a step that fooled the image is added (the authors' code has nearly the same
-                # rule, iterations < max_iter - 1): an unconverged one points nowhere useful.
-                if step.converged[0]:
-                    v = project(v + step.perturbation[0], xi, p)
-                position += first + 1
-                lookahead = max(4, 2 * (first + 1))
-            if position == report_at:
-                yield pass_index, position, v
-
-
-def _fast_steps(
-    model: nn.Module,
-    images: torch.Tensor,
-    clean: torch.Tensor,
-    xi: float,
-    p: float,
-    generator: torch.Generator,
-    max_passes: int,
-    report_every: int,
-    batch_size: int,
-    step_size: float,
-    should_stop: Callable[[], bool],
-) -> Iterator[tuple[int, int, torch.Tensor]]:
-    """Mini-batch gradient steps; yields (pass, images seen in the pass, v) every ``report_every`` images."""
-    n = images.shape[0]
-    v = torch.zeros_like(images[0])
-    step = xi * step_size
-    for pass_index in range(1, max_passes + 1):
-        order = torch.randperm(n, generator=generator).to(images.device)
-        seen = 0
-        for segment in order.split(report_every):
-            for batch in segment.split(batch_size):
-                if should_stop():
-                    return
-                v = project(v - step * _descent_direction(model, images[batch], clean[batch], v, p), xi, p)
-            seen += len(segment)
-            yield pass_index, seen, v
-
-
-def _descent_direction(
-    model: nn.Module, images: torch.Tensor, clean: torch.Tensor, v: torch.Tensor, p: float
-) -> torch.Tensor:
-    """Unit step (signs for ℓ∞, a unit vector for ℓ2) that pulls the batch towards its dominant wrong class.
-
-    The target is the class that most images of the batch rank second at x + v: the class the
-    perturbation already leans towards. Pulling every image there, rather than each image to its
-    own nearest class, lets all the images' gradients agree, which is what a universal direction needs.
-    """
-    v = v.detach().requires_grad_(True)
-    z = model(_perturb(images, v))
-    runner_up = z.scatter(1, clean[:, None], float("-inf")).argmax(1)
-    target = runner_up.mode().values
-    pulled = clean != target
-    if not pulled.any():
-        return torch.zeros_like(v)
-    loss = F.cross_entropy(z[pulled], target.expand(int(pulled.sum())), reduction="sum")
-    (gradient,) = torch.autograd.grad(loss, v)
-    if math.isinf(p):
-        return gradient.sign()
-    return gradient / (gradient.norm() + 1e-12)
+def _reports(
+    model: nn.Module, images: torch.Tensor, settings: UAPSettings, should_stop: Callable[[], bool], stats: Stats
+) -> Iterator[UAPResult]:
+    """The shared policy: measure where the algorithm asks, keep the best v, stop at 1 - δ, report."""
+    clock = _ComputeClock()
+    objective = objective_for(settings.target)
+    targeted = isinstance(objective, Targeted)
+    clean = predict(model, images)
+    steps = STEPS[settings.algorithm](Problem(model, images, clean, settings, objective, should_stop, stats))
+    best, best_rate, best_success, best_score = torch.zeros_like(images[0]), -1.0, None, -1.0
+    history: list[HistoryRecord] = []
+    for step in steps:
+        rate = success = None
+        if step.measure:
+            with stats.timing("measure"):
+                labels = predict(model, images, step.v)
+            rate = (labels != clean).float().mean().item()
+            score = objective.score(clean, labels)
+            success = score if targeted else None
+            if score > best_score:
+                best, best_rate, best_success, best_score = step.v.clone(), rate, success, score
+        history.append(HistoryRecord(step.pass_index, step.images_seen, rate, lp_norm(step.v, settings.p).item(),
+                                     clock.read(), success))  # fmt: skip
+        reached = best_score >= 1.0 - settings.delta
+        finished = reached or (step.pass_index == settings.max_passes and step.images_seen == len(images))
+        with clock.paused():
+            yield UAPResult(best, best_rate, tuple(history), step.v, settings, finished, reached, best_success)
+        if finished:
+            return
 
 
 class _ComputeClock:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..checks import DELTA, FINITE, POSITIVE_INT, SEED, XI, check_output_dir
+from ..cli_types import DELTA, FINITE, POSITIVE_INT, SEED, XI, check_output_dir
 from ..models import MODEL_NAMES
 from ..norms import NORM_CHOICES
-from ..uap import ALGORITHMS
+from ..settings import ALGORITHMS, DEFAULT_XI
 from . import EXPERIMENTS, experiment
 from .figures import figure
 
@@ -49,7 +49,7 @@ def _option(parameter: inspect.Parameter) -> dict:
         kind, extra = type(default), {}
     if not extra:  # the elements of a list are checked by the run function, which knows their range
         kind = _checked_type(parameter.name, kind)
-    none = "0.2 for inf, 4.0 for 2" if parameter.name == "xi" else "all"
+    none = ", ".join(f"{xi:g} for {norm}" for norm, xi in DEFAULT_XI.items()) if parameter.name == "xi" else "all"
     shown = none if default is None else " ".join(map(str, default)) if isinstance(default, tuple) else default
     return {"type": kind, "default": default, "choices": CHOICES.get(parameter.name), "help": f"default: {shown}",
             **extra}  # fmt: skip

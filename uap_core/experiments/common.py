@@ -1,4 +1,4 @@
-"""What every experiment shares: progress and stop requests, attack settings, input checks, data, results.
+"""What every experiment shares: progress and stop requests, input checks, data, results.
 
 An experiment is a function ``run_<name>(..., progress=None) -> <Name>Result``. It calls
 ``progress(fraction_done, message)`` often; when ``progress`` returns True the experiment stops at
@@ -19,16 +19,16 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..checks import check_delta, check_positive_int, check_xi
+from ..checks import check_distinct
 from ..data import Dataset, shared_fashion_mnist
 from ..metrics import fooling_rate, predict, random_fooling_rate
 from ..models import MODEL_NAMES, load_model
 from ..norms import lp_norm, norm_label, norm_name, parse_norm
-from ..uap import ALGORITHMS, UAPResult, universal_perturbation
+from ..settings import UAPSettings
+from ..uap import UAPResult, universal_perturbation
 
 Progress = Callable[[float, str], "bool | None"]
 
-DEFAULT_XI = {"inf": 0.2, "2": 4.0}  # pixel units; ℓ2 4.0 is about the ℓ2 size of a 0.14 ℓ∞ sign pattern on 28x28
 SIGNIFICANT_DIGITS = 4  # floats in result.json
 
 
@@ -72,11 +72,17 @@ class Run:
             self.stopped = True
 
     def uap(
-        self, attack: Attack, model: nn.Module, images: torch.Tensor, seed: int, span: tuple[float, float], label: str
+        self,
+        settings: UAPSettings,
+        model: nn.Module,
+        images: torch.Tensor,
+        seed: int,
+        span: tuple[float, float],
+        label: str,
     ) -> UAPResult:
-        """A universal perturbation with ``attack``'s settings; its progress fills the fraction range ``span``."""
+        """A universal perturbation with ``settings`` and ``seed``; its progress fills the fraction range ``span``."""
         start, end = span
-        n, passes = images.shape[0], attack.max_passes
+        n, passes = images.shape[0], settings.max_passes
 
         def callback(snapshot: UAPResult) -> bool:
             record = snapshot.history[-1]
@@ -88,67 +94,16 @@ class Run:
                 return True
             return False
 
-        result = universal_perturbation(model, images, attack.xi, attack.p, attack.delta, passes, seed,
-                                        attack.algorithm, callback=callback)  # fmt: skip
+        result = universal_perturbation(model, images, settings, seed=seed, callback=callback)
         if self.stopped:
             raise _Stop
         return result
 
 
-@dataclass(frozen=True)
-class Attack:
-    """How the universal perturbations of an experiment are computed."""
-
-    norm: str  # "2" or "inf"
-    xi: float  # radius of the ℓp ball, pixel units
-    algorithm: str  # "paper" or "fast"
-    max_passes: int
-    delta: float  # a run stops once it fools 1 - delta of its own images
-
-    @property
-    def p(self) -> float:
-        return parse_norm(self.norm)
-
-    def with_passes(self, max_passes: int) -> Attack:
-        return Attack(self.norm, self.xi, self.algorithm, max_passes, self.delta)
-
-
-def make_attack(norm: str | float, xi: float | None, algorithm: str, max_passes: int, delta: float) -> Attack:
-    """Validated attack settings; ``xi=None`` takes :data:`DEFAULT_XI` for the norm."""
-    name = norm_name(parse_norm(norm))
-    xi = DEFAULT_XI[name] if xi is None else check_xi(xi)
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
-    return Attack(name, xi, algorithm, check_positive_int(max_passes, "max_passes"), check_delta(delta))
-
-
-def _check_list(values: Sequence, name: str, what: str) -> list:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
-        raise ValueError(f"{name} must be a non-empty list of {what}, got {values!r}")
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must not repeat a value, got {list(values)}")
-    return list(values)
-
-
-def check_int_list(values: Sequence[int], name: str, low: int = 0, high: int | None = None) -> list[int]:
-    """A non-empty list of distinct whole numbers in [low, high], in the order given."""
-    values = _check_list(values, name, "whole numbers")
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-            limit = f"from {low} to {high}" if high is not None else f">= {low}"
-            raise ValueError(f"every value of {name} must be a whole number {limit}, got {value!r}")
-    return values
-
-
-def check_xi_list(values: Sequence[float], name: str) -> list[float]:
-    """Distinct sizes > 0, ascending."""
-    return sorted(check_xi(value) for value in _check_list(values, name, "sizes > 0"))
-
-
 def check_norms(norms: Sequence[str | float]) -> list[str]:
     """Distinct norms, spelled "2" / "inf"."""
-    names = [norm_name(parse_norm(norm)) for norm in _check_list(norms, "norms", "norms (2, inf)")]
-    return _check_list(names, "norms", "norms (2, inf)")
+    names = [norm_name(parse_norm(norm)) for norm in check_distinct(norms, "norms", "norms (2, inf)")]
+    return check_distinct(names, "norms", "norms (2, inf)")
 
 
 def check_models(models: Sequence[str], name: str = "models") -> list[str]:

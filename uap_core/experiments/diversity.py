@@ -13,16 +13,15 @@ from dataclasses import dataclass
 
 import torch
 
-from ..checks import check_positive_int
+from ..checks import check_int_list, check_positive_int
 from ..models import DEFAULT_MODEL
+from ..settings import UAPSettings
 from .common import (
     AttackResult,
     Judge,
     Progress,
     Run,
     check_count,
-    check_int_list,
-    make_attack,
     rounded,
     tensor_list,
     train_images,
@@ -81,7 +80,7 @@ def run_diversity(
 
     ``xi`` None: 0.2 (ℓ∞) or 4.0 (ℓ2); ``n_test`` None: the whole test split.
     """
-    attack = make_attack(norm, xi, algorithm, max_passes, delta)
+    attack = UAPSettings(norm=norm, xi=xi, algorithm=algorithm, max_passes=max_passes, delta=delta)
     seeds = check_int_list(seeds, "seeds")
     n_train = check_count(n_train, "n_train", "train")
     check_positive_int(random_trials, "random_trials")

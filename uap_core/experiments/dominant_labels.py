@@ -17,15 +17,14 @@ from dataclasses import dataclass
 from ..data import CLASS_NAMES
 from ..metrics import class_flow, dominant_labels, predict
 from ..models import DEFAULT_MODEL
+from ..settings import DEFAULT_XI, UAPSettings
 from .common import (
-    DEFAULT_XI,
     AttackResult,
     Judge,
     Progress,
     Run,
     check_count,
     check_norms,
-    make_attack,
     train_images,
 )
 
@@ -67,7 +66,12 @@ def run_dominant_labels(
     ``n_test`` None: the whole test split.
     """
     norms = check_norms(norms)
-    attacks = [make_attack(norm, {"inf": xi_inf, "2": xi_2}[norm], algorithm, max_passes, delta) for norm in norms]
+    attacks = [
+        UAPSettings(
+            norm=norm, xi={"inf": xi_inf, "2": xi_2}[norm], algorithm=algorithm, max_passes=max_passes, delta=delta
+        )
+        for norm in norms
+    ]
     n_train = check_count(n_train, "n_train", "train")
     n_test = check_count(n_test, "n_test", "test")
     run = Run(progress)

@@ -25,8 +25,9 @@ from torch import nn
 from ..checks import check_positive_int
 from ..metrics import accuracy
 from ..models import DEFAULT_MODEL, build_model, fold_batchnorm, weights_path
+from ..settings import UAPSettings
 from ..train import augment
-from .common import AttackResult, Judge, Progress, Run, check_count, dataset, make_attack, test_data, train_images
+from .common import AttackResult, Judge, Progress, Run, check_count, dataset, test_data, train_images
 
 BATCH_SIZE = 128
 
@@ -112,7 +113,7 @@ def run_finetune(
 
     ``xi`` None: 0.2 (ℓ∞) or 4.0 (ℓ2); ``n_test`` None: the whole test split.
     """
-    attack = make_attack(norm, xi, algorithm, max_passes, delta)
+    attack = UAPSettings(norm=norm, xi=xi, algorithm=algorithm, max_passes=max_passes, delta=delta)
     for value, name in ((rounds, "rounds"), (uaps_per_round, "uaps_per_round"), (epochs, "epochs")):
         check_positive_int(value, name)
     n_finetune = check_count(n_finetune, "n_finetune", "train")

@@ -7,7 +7,7 @@ matrix of random unit vectors of the same shape. Then random vectors drawn from 
 top-d singular directions fool far more often than random vectors of the same ℓ2 norm drawn from
 the whole space: a universal perturbation exploits that shared subspace.
 
-As in the paper, the normals come from plain, unconstrained DeepFool (``clip=False``): no [0, 1]
+As in the paper, the normals come from plain, unconstrained DeepFool (``iterate="plain"``): no [0, 1]
 box, no masked pixels. The box-aware DeepFool this project's ``paper`` algorithm can use masks the
 directions of pixels pinned at 0, about half of every Fashion-MNIST image, which forces its
 normals to share a sign pattern on the background; its spectrum is computed too, labelled, to show
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..checks import check_positive_int, check_xi
-from ..deepfool import deepfool
+from ..checks import check_int, check_int_list, check_positive_int, check_xi
+from ..deepfool import DeepFoolOptions, deepfool
 from ..models import DEFAULT_MODEL
 from .common import (
     ExperimentResult,
@@ -34,7 +34,6 @@ from .common import (
     Progress,
     Run,
     check_count,
-    check_int_list,
     dataset,
     tensor_list,
     train_images,
@@ -58,7 +57,7 @@ class GeometryResult(ExperimentResult):
     n_normals: int  # rows of the normals' matrix: the points where plain DeepFool converged
     normal_singular_values: list[float]  # descending, of the unit normals (plain DeepFool), divided by √n_normals
     random_singular_values: list[float]  # same, for n_normals random unit vectors
-    masked_singular_values: list[float]  # same, for the unit normals of box-masked DeepFool (box_aware=True)
+    masked_singular_values: list[float]  # same, for the unit normals of box-aware DeepFool (iterate="box_aware")
     subspace_fooling_rates: list[float]  # [d] mean over the trials, on the test images
     whole_space_fooling_rate: float | None  # random directions in all 784 dimensions
 
@@ -81,11 +80,12 @@ def normals(
 ) -> torch.Tensor:
     """Unit DeepFool directions r / ‖r‖ (m, C·H·W), float64, at the images whose DeepFool converged (m ≤ N).
 
-    ``clip`` False: plain, unconstrained DeepFool (the paper's normals); True: the box-masked one (``box_aware``).
+    ``clip`` False: plain, unconstrained DeepFool (the paper's normals); True: the box-aware one.
     ``report(images_done)`` is called after every :data:`CHUNK` images."""
+    options = DeepFoolOptions(num_candidates=num_candidates, iterate="box_aware" if clip else "plain")
     rows = []
     for done, batch in enumerate(images.split(CHUNK)):
-        result = deepfool(model, batch, num_candidates=num_candidates, clip=clip, box_aware=clip)
+        result = deepfool(model, batch, options=options)
         r = result.perturbation[result.converged].flatten(1)
         rows.append(r[r.norm(dim=1) > 0])
         report(min((done + 1) * CHUNK, len(images)))
@@ -124,8 +124,7 @@ def run_geometry(
     n_points = check_count(n_points, "n_points", "train")
     if n_points < 2:
         raise ValueError(f"n_points must be at least 2 to form a matrix, got {n_points}")
-    if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 2:
-        raise ValueError(f"num_candidates must be a whole number >= 2, got {num_candidates!r}")
+    check_int(num_candidates, "num_candidates", low=2)
     xi = check_xi(xi)
     size = dataset("train").images[0].numel()
     dims = sorted(check_int_list(dims, "dims", low=1, high=min(size, n_points)))  # the normals' rank is at most that

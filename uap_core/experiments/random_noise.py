@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..checks import check_positive_int
+from ..checks import check_positive_int, check_xi_list
 from ..models import DEFAULT_MODEL
+from ..settings import UAPSettings
 from .common import (
     AttackResult,
     Judge,
@@ -26,8 +27,6 @@ from .common import (
     Run,
     check_count,
     check_models,
-    check_xi_list,
-    make_attack,
     train_images,
 )
 
@@ -93,9 +92,13 @@ def run_random_noise(
     """
     grids = {"inf": check_xi_list(xis_inf, "xis_inf"), "2": check_xi_list(xis_2, "xis_2")}
     attacks = {
-        norm: [make_attack(norm, xi, algorithm, max_passes, delta) for xi in grid] for norm, grid in grids.items()
+        norm: [UAPSettings(norm=norm, xi=xi, algorithm=algorithm, max_passes=max_passes, delta=delta) for xi in grid]
+        for norm, grid in grids.items()
     }
-    sweep = [make_attack("inf", xi, algorithm, max_passes, delta) for xi in check_xi_list(sweep_xis, "sweep_xis")]
+    sweep = [
+        UAPSettings(norm="inf", xi=xi, algorithm=algorithm, max_passes=max_passes, delta=delta)
+        for xi in check_xi_list(sweep_xis, "sweep_xis")
+    ]
     sweep_models = check_models(sweep_models, "sweep_models")
     n_train = check_count(n_train, "n_train", "train")
     check_positive_int(random_trials, "random_trials")

@@ -16,17 +16,16 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..checks import check_positive_int
+from ..checks import check_int_list, check_positive_int
 from ..models import DEFAULT_MODEL
+from ..settings import UAPSettings
 from .common import (
     AttackResult,
     Judge,
     Progress,
     Run,
     check_count,
-    check_int_list,
     dataset,
-    make_attack,
     train_images,
 )
 
@@ -78,7 +77,7 @@ def run_sample_size(
 
     ``xi`` None: 0.2 (ℓ∞) or 4.0 (ℓ2); ``n_test`` None: the whole test split.
     """
-    attack = make_attack(norm, xi, algorithm, max_passes, delta)
+    attack = UAPSettings(norm=norm, xi=xi, algorithm=algorithm, max_passes=max_passes, delta=delta)
     sizes = sorted(check_int_list(sizes, "sizes", low=1, high=len(dataset("train"))))
     seeds = check_int_list(seeds, "seeds")
     check_positive_int(min_visits, "min_visits")
@@ -97,8 +96,8 @@ def run_sample_size(
             for seed in seeds:
                 cost = passes_for[n] * n
                 span = (done / total, (done + cost) / total)
-                uap = run.uap(attack.with_passes(passes_for[n]), net, train_images(n, seed), seed, span,
-                              f"{n} images, seed {seed}")  # fmt: skip
+                settings = UAPSettings.make(attack, max_passes=passes_for[n])
+                uap = run.uap(settings, net, train_images(n, seed), seed, span, f"{n} images, seed {seed}")
                 size, random_rate = judge.baseline(uap.perturbation, attack.p, random_trials)
                 row.append(judge.fooling_rate(uap.perturbation))
                 train_row.append(uap.fooling_rate)

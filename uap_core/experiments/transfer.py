@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..checks import check_positive_int
 from ..models import MODEL_NAMES, load_model
+from ..settings import UAPSettings
 from .common import (
     AttackResult,
     Judge,
@@ -20,7 +21,6 @@ from .common import (
     Run,
     check_count,
     check_models,
-    make_attack,
     test_data,
     train_images,
 )
@@ -58,7 +58,7 @@ def run_transfer(
     ``xi`` None: 0.2 (ℓ∞) or 4.0 (ℓ2); ``n_test`` None: the whole test split.
     """
     models = check_models(models)
-    attack = make_attack(norm, xi, algorithm, max_passes, delta)
+    attack = UAPSettings(norm=norm, xi=xi, algorithm=algorithm, max_passes=max_passes, delta=delta)
     n_train = check_count(n_train, "n_train", "train")
     check_positive_int(random_trials, "random_trials")
     n_test = check_count(n_test, "n_test", "test")
