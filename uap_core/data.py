@@ -7,7 +7,6 @@ where that is impossible (no network) a :class:`DataUnavailableError` says where
 
 from __future__ import annotations
 
-import numbers
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +15,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from .checks import check_seed
+from .checks import check_int, check_seed
 
 DATA_DIR_ENV = "UAP_DATA_DIR"
 
@@ -63,8 +62,7 @@ class Dataset:
         seed = check_seed(seed)
         if n is None:
             return self
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= len(self):
-            raise ValueError(f"n must be a whole number from 1 to {len(self)} (the images available), got {n!r}")
+        n = check_int(n, "n", low=1, high=len(self))  # at most the images available
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
         return Dataset(self.images[order], self.labels[order])
 

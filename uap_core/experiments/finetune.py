@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_positive_int
+from ..checks import check_number, check_positive_int
 from ..metrics import accuracy
 from ..models import DEFAULT_MODEL, build_model, fold_batchnorm, weights_path
 from ..settings import UAPSettings
@@ -111,16 +111,15 @@ def run_finetune(
 ) -> FinetuneResult:
     """Clean accuracy and fresh-UAP test fooling rate of the shipped model and after each fine-tuning round.
 
-    ``xi`` None: 0.2 (ℓ∞) or 4.0 (ℓ2); ``n_test`` None: the whole test split.
+    ``xi`` None: the norm's default (:data:`uap_core.DEFAULT_XI`); ``n_test`` None: the whole test split.
     """
     attack = UAPSettings(norm=norm, xi=xi, algorithm=algorithm, max_passes=max_passes, delta=delta)
     for value, name in ((rounds, "rounds"), (uaps_per_round, "uaps_per_round"), (epochs, "epochs")):
         check_positive_int(value, name)
     n_finetune = check_count(n_finetune, "n_finetune", "train")
     n_train = check_count(n_train, "n_train", "train")
-    for value, name, high in ((share, "share", 1.0), (lr, "lr", 1.0)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= high:
-            raise ValueError(f"{name} must be a number in (0, {high:g}], got {value!r}")
+    for value, name in ((share, "share"), (lr, "lr")):
+        check_number(value, name, low=0, high=1, low_open=True)
     n_test = check_count(n_test, "n_test", "test")
     run = Run(progress)
     test = test_data(n_test)
