@@ -5,66 +5,23 @@ the live page at a projector's 1280 x 720 and at 1920 x 1080 as the screen shows
 Several sessions are separate browser contexts (separate cookies and Streamlit sessions), as students are.
 """
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
+from support.browser import (
+    ROOT,
+    RUN_TIMEOUT_MS,
+    chromium,
+    new_session,
+    open_live,
+    start_slow_run,
+    streamlit_server,
+    wait_for_app,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-START_TIMEOUT_S = 120
-RUN_TIMEOUT_MS = 240_000  # a small run plus evaluation on a busy 2-core machine
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {server.returncode}: {server.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer at {url} within {START_TIMEOUT_S} s")
-
-
-@contextmanager
-def streamlit_server() -> Iterator[str]:
-    """`streamlit run app.py` on a free localhost port; yields its URL and stops it afterwards."""
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-               str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_serving(url, server)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +31,6 @@ def app_url():
         yield url
 
 
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, driven by Playwright. Fails, not skips, without it."""
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's browser with `apt-get install -y chromium`"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture(scope="module")
 def browser():
     """One Chromium shared by the tests of this module."""
@@ -93,27 +38,10 @@ def browser():
         yield browser
 
 
-def new_session(browser, width: int = 1600, height: int = 1000) -> Page:
-    """A page in a fresh browser context: a visitor of its own."""
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-    page.set_default_timeout(60_000)
-    return page
-
-
 @pytest.fixture(scope="module")
 def page(browser):
     """A Chromium page sized like a large screen (1600 x 1000), shared by the page-by-page tests."""
     return new_session(browser)
-
-
-def wait_for_app(page: Page) -> None:
-    """Wait until Streamlit has finished running the page's script."""
-    page.wait_for_selector('[data-testid="stApp"]')
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')",
-        timeout=RUN_TIMEOUT_MS,
-    )
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -199,29 +127,15 @@ def test_deep_link_on_a_fresh_server_goes_through_the_router(page):
 # ---------------------------------------------------------------- the live page in a lecture hall
 
 
-def open_live(page: Page, url: str, query: str) -> None:
-    page.goto(f"{url}/attack?{query}")
-    wait_for_app(page)
-
-
 def inside_viewport(page: Page, selector: str) -> bool:
     box = page.locator(selector).first.bounding_box()
     viewport = page.viewport_size
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] + 1
 
 
-SLOW = "n_train=8000&max_passes=10"  # about a minute on 2 cores: time to look at a run in flight
 # Algorithm 1 on 1,000 images: minutes, with its progress reports about 4 s apart, longer than a page's 2 s between
 # looks: a page must draw a report that comes while it waits, not only one that was already there.
 SLOW_PAPER = "algorithm=paper&n_train=1000&max_passes=10"
-FIRST_REPORT = "pass 1 of 10"
-
-
-def start_slow_run(page: Page, url: str, seed: int, query: str = SLOW) -> None:
-    """Press Run on a run long enough to look at, and wait for its first progress report."""
-    open_live(page, url, f"{query}&seed={seed}")
-    page.locator(".st-key-run button").click()
-    expect(page.locator('[data-testid="stProgress"]')).to_contain_text(FIRST_REPORT, timeout=RUN_TIMEOUT_MS)
 
 
 def test_live_chart_and_strip_on_one_projector_screen(app_url, browser):

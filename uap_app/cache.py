@@ -11,8 +11,6 @@ import dataclasses
 import uuid
 
 import streamlit as st
-from streamlit import runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 from torch import nn
 
 from uap_core import Dataset, DataUnavailableError, Evaluation, data_dir, evaluate
@@ -20,10 +18,11 @@ from uap_core.data import DATA_DIR_ENV, SPLITS
 from uap_core.files import perturbation_from_npy, perturbation_to_npy
 from uap_core.norms import lp_norm
 
-from . import resources
+from . import resources, streamlit_internals
 from .live import run_live
 from .memory import release_freed_memory
 from .runs import RunManager
+from .shutdown import finish_at_exit
 
 LIVE_SLOTS = 1  # simultaneous live runs per server: one run already keeps both of 2 cores busy (search + views)
 KEPT_RUNS = 8  # finished live runs kept for visitors who ask for the same settings
@@ -116,19 +115,24 @@ def evaluation(model_name: str, v, p: float, target: str | None = None) -> Evalu
 def live_watcher() -> str:
     """This session's name as a watcher of live runs: its Streamlit session id, then a part of its own (AppTest
     gives every session the same id)."""
-    return st.session_state.setdefault(WATCHER_KEY, f"{get_script_run_ctx().session_id}/{uuid.uuid4().hex}")
+    return st.session_state.setdefault(WATCHER_KEY, f"{streamlit_internals.session_id()}/{uuid.uuid4().hex}")
 
 
 def _connected(watcher: str) -> bool:
     """False once the browser of the watcher's session has gone (a closed tab, a page left for another site).
 
-    The run manager calls this from its own thread; Streamlit documents ``is_active_session`` as safe on any
-    thread. Without a server (AppTest) every watcher counts as connected, and the heartbeats decide.
+    The run manager calls this from its own thread. Without a server (AppTest) every watcher counts as connected,
+    and the heartbeats decide.
     """
-    return not runtime.exists() or runtime.get_instance().is_active_session(watcher.split("/")[0])
+    return streamlit_internals.session_is_active(watcher.split("/")[0])
 
 
 @st.cache_resource
 def live_runs() -> RunManager:
-    """The server's live runs: worker threads created once per process and shared by every session."""
-    return RunManager(run_live, slots=LIVE_SLOTS, keep=KEPT_RUNS, watcher_timeout=WATCHER_TIMEOUT_S, present=_connected)
+    """The server's live runs: worker threads created once per process and shared by every session, stopped and
+    joined as the process ends (a thread still inside torch then would abort it: see :mod:`uap_app.shutdown`)."""
+    manager = RunManager(
+        run_live, slots=LIVE_SLOTS, keep=KEPT_RUNS, watcher_timeout=WATCHER_TIMEOUT_S, present=_connected
+    )
+    finish_at_exit(manager.join, manager.stop)
+    return manager

@@ -13,6 +13,7 @@ import io
 import math
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +30,7 @@ from .chart import Point, chart_html
 from .memory import release_freed_memory
 from .runs import Run
 from .settings import DEFAULT_XI, LiveSettings
+from .shutdown import finish_at_exit
 
 LIVE_TEST_IMAGES = 500  # held-out test images scored at every progress report (standard error ≤ 2.3 points)
 STRIP_IMAGES = 8  # test images shown before/after on the live strip
@@ -115,19 +117,26 @@ def live_test(model_name: str, root: str) -> LiveTest:
 def prepare(model_name: str) -> None:
     """What the first run of ``model_name`` would otherwise do before its first report (the clean predictions
     of the live test images); the live page calls this when it opens. Also starts :func:`warm_up` in a thread
-    of its own.
+    of its own, which the process waits for as it ends (see :mod:`uap_app.shutdown`).
     """
     live_test(model_name, str(data_dir()))
-    threading.Thread(target=warm_up, args=(model_name,), name="uap-warm-up", daemon=True).start()
+    stop = threading.Event()
+    thread = threading.Thread(target=warm_up, args=(model_name, stop.is_set), name="uap-warm-up", daemon=True)
+    thread.start()
+    finish_at_exit(thread.join, stop.set)
 
 
-def warm_up(model_name: str) -> None:
+def warm_up(model_name: str, should_stop: Callable[[], bool] = lambda: False) -> None:
     """Compute what the first result's evaluation would wait for: the clean predictions of the whole test split
     and the noise baseline at the default ℓ∞ ξ (a `fast` run there fills its ball: ‖v‖∞ is exactly ξ); about
     2 s of one core. At the lowest priority (Linux: a thread's nice value is its own), so that it only takes
-    cycles that runs, pages and browsers leave; a page that needs either value first computes it itself."""
+    cycles that runs, pages and browsers leave; a page that needs either value first computes it itself.
+    Returns between the two once ``should_stop()`` (the process is ending)."""
     with contextlib.suppress(AttributeError, OSError):  # no per-thread priority here: the normal one, then
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    resources.clean_test_labels(model_name)
+    if should_stop():
+        return
     default_size = torch.tensor(DEFAULT_XI["inf"]).item()  # ξ as the float32 v holds it
     resources.noise_fooling_rate(model_name, default_size, math.inf)
 

@@ -172,15 +172,27 @@ class RunManager:
         with self._lock:
             return sum(run.state == RUNNING for run in self._active.values())
 
-    def close(self) -> None:
-        """Stop every run and the threads (for tests; a server keeps its manager for its whole life)."""
+    def stop(self) -> None:
+        """Tell every run to stop (through ``should_stop``, as when its last watcher leaves) and the threads to end
+        once their run has returned; returns at once. The server calls this as its process ends (see
+        :mod:`uap_app.shutdown`), tests to clean up."""
         with self._lock:
             self._closed = True
             for run in list(self._active.values()):
                 self._cancel(run)
             self._lock.notify_all()
+
+    def join(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds in all for the threads to end (after :meth:`stop`); True if they all did."""
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """:meth:`stop`, then :meth:`join`: True once every thread has ended within ``timeout`` seconds."""
+        self.stop()
+        return self.join(timeout)
 
     # ------------------------------------------------------------ inside
 
