@@ -37,7 +37,8 @@ def test_subset_is_seeded_and_without_repeats(train_set):
 def test_shipped_models_reach_their_recorded_accuracy(name, test_set):
     measured = accuracy(load_model(name), test_set.images, test_set.labels)
     card = model_card(name)
-    assert measured >= 0.85
+    # Universal adversarial training trades clean accuracy for robustness (docs/defence.md): its floor is lower.
+    assert measured >= (0.80 if MODELS[name].uat is not None else 0.85)
     if card["test_images"] == len(test_set):
         assert measured == pytest.approx(card["test_accuracy"], abs=2e-3)
 

@@ -20,8 +20,8 @@ from .metrics import evaluate
 from .models import DEFAULT_MODEL, MODEL_NAMES, WEIGHTS_DIR, load_model
 from .norms import NORM_CHOICES
 from .report import metrics_dict
-from .train import save_weights, train
 from .settings import ALGORITHMS, DEFAULT_XI, UAPSettings
+from .train import save_weights, train
 from .uap import iter_universal_perturbation
 
 NOISE = option_type(float, partial(check_number, low=0, high=1))  # an ℓ∞ size in pixel units
@@ -37,11 +37,12 @@ def _train(args: argparse.Namespace) -> None:
             bar.update()
 
         model, report = train(args.model, train_set, test_set, args.epochs, args.batch_size, args.lr, args.seed,
-                                  args.noise, on_epoch)  # fmt: skip
+                                  args.noise, on_epoch, args.uat_step)  # fmt: skip
     path = save_weights(model, report, Path(args.out), "python -m uap_core " + shlex.join(args.argv))
+    how = f" with {report.method} (ℓ∞ ξ = {report.uat_xi:g}, δ step {report.uat_step:g})" if report.uat_xi else ""
     print(
         f"{args.model}: test accuracy {report.test_accuracy:.4f} on {report.test_images} images, "
-        f"trained on {report.train_images} images in {report.seconds:.0f} s -> {path}"
+        f"trained on {report.train_images} images{how} in {report.seconds:.0f} s -> {path}"
     )
 
 
@@ -99,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest ℓ∞ size of random-noise augmentation (0: none; default: the model's own, "
                         "0.25, or 0 for convnet_plain)")  # fmt: skip
     p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--uat-step", type=POSITIVE, default=None,
+                   help="sign step of the universal perturbation per batch, pixel units, for a model trained with "
+                        "universal adversarial training (convnet_uat; default: its own, ξ / 10)")  # fmt: skip
     p.add_argument("--out", default=str(WEIGHTS_DIR), help="folder for <model>.pt and <model>.json")
     p.set_defaults(handler=_train)
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .uat import UATOptions
+
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 # Fashion-MNIST training-set pixel statistics.
@@ -96,6 +98,7 @@ class ModelSpec:
     architecture: Callable[[], nn.Sequential]
     noise: float  # largest ℓ∞ size of the random-noise augmentation it is trained with (0: none)
     description: str  # one line for a reader choosing a model
+    uat: UATOptions | None = None  # universal adversarial training's adversary (None: natural training)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -104,6 +107,11 @@ MODELS: dict[str, ModelSpec] = {
     "mlp": ModelSpec(mlp, 0.25, "no convolution, trained with random-noise augmentation"),
     "convnet_plain": ModelSpec(
         convnet, 0.0, "the same convnet trained WITHOUT random-noise augmentation: random noise fools it easily"
+    ),
+    # The same convnet, optimizer and noise augmentation, plus universal adversarial training at the live page's ξ
+    # (trained for fewer epochs than "convnet": its robustness falls with longer training, docs/defence.md).
+    "convnet_uat": ModelSpec(
+        convnet, 0.25, "the same convnet defended by universal adversarial training (ℓ∞ ξ = 0.2)", UATOptions(0.2)
     ),
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)

@@ -10,7 +10,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -21,6 +21,9 @@ from .checks import check_positive_int
 from .data import Dataset
 from .metrics import accuracy
 from .models import WEIGHTS_DIR, build_model, count_parameters, freeze, model_spec
+from .uat import METHOD as UAT_METHOD
+from .uat import UATOptions
+from .uat import uat_step as universal_adversarial_step  # the name uat_step is train()'s option
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class TrainReport:
     seconds: float
     torch_version: str
     description: str = ""  # what the model is, from the model registry
+    method: str = "natural training"  # or universal adversarial training (uap_core.uat)
+    uat_xi: float | None = None  # ℓ∞ radius of the universal perturbation trained against (pixel units)
+    uat_step: float | None = None  # that perturbation's sign step per mini-batch (pixel units)
 
 
 def augment(images: torch.Tensor, generator: torch.Generator, noise: float = 0.0) -> torch.Tensor:
@@ -97,17 +103,22 @@ def train(
     seed: int = 0,
     noise: float | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
+    uat_step: float | None = None,
 ) -> tuple[nn.Module, TrainReport]:
     """Train a fresh ``name`` model with AdamW and a one-cycle schedule; report its test accuracy.
 
     ``noise``: the largest ℓ∞ size of the random-noise augmentation (see :func:`augment`; 0 turns it off);
     None takes the model's own (:data:`uap_core.models.MODELS`: 0.25, and 0 for ``convnet_plain``).
+    A model whose spec names a universal adversary (``convnet_uat``) is trained with universal adversarial
+    training (:func:`uap_core.uat.uat_step`) on top of the same recipe; ``uat_step`` (pixel units) replaces its
+    perturbation's step, and is refused for any other model.
     ``on_epoch(epoch, mean_loss)`` is called after each epoch (for a progress bar).
     Bad options raise a ValueError naming the option before anything is computed.
     """
     spec = model_spec(name)
     epochs, batch_size, lr, seed, noise = check_training_options(epochs, batch_size, lr, seed, noise)
     noise = spec.noise if noise is None else noise
+    adversary = _adversary(name, spec.uat, uat_step)
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, without reseeding the caller's generator
         torch.manual_seed(seed)
@@ -115,17 +126,23 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     steps_per_epoch = -(-len(train_set) // batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    # The universal perturbation of adversarial training: training state, kept across batches and epochs.
+    delta = torch.zeros(train_set.images.shape[1:]) if adversary is not None else None
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(len(train_set), generator=generator)
         total = 0.0
         for batch in order.split(batch_size):
-            images = augment(train_set.images[batch], generator, noise)
-            loss = F.cross_entropy(model(images), train_set.labels[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            images, labels = augment(train_set.images[batch], generator, noise), train_set.labels[batch]
+            if adversary is None:
+                loss = F.cross_entropy(model(images), labels)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            else:
+                step = adversary.delta_step
+                delta, loss = universal_adversarial_step(model, optimizer, images, labels, delta, adversary.xi, step)
             schedule.step()
             total += loss.item() * len(batch)
         if on_epoch is not None:
@@ -145,7 +162,19 @@ def train(
         torch_version=torch.__version__,
         description=spec.description,
     )
+    if adversary is not None:
+        report = replace(report, method=UAT_METHOD, uat_xi=adversary.xi, uat_step=adversary.delta_step)
     return model, report
+
+
+def _adversary(name: str, uat: UATOptions | None, step: float | None) -> UATOptions | None:
+    """The model's universal adversary with ``step`` in place of its own (None: keep it); a ValueError for a step
+    given to a model trained without one."""
+    if step is None:
+        return uat
+    if uat is None:
+        raise ValueError(f"uat_step applies to a model trained with universal adversarial training, not {name!r}")
+    return UATOptions(uat.xi, step)
 
 
 def save_weights(model: nn.Module, report: TrainReport, directory: Path = WEIGHTS_DIR, command: str = "") -> Path:

@@ -18,6 +18,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from .common import ExperimentResult, Progress
+from .defence import DefenceResult, run_defence
 from .diversity import DiversityResult, run_diversity
 from .dominant_labels import DominantLabelsResult, run_dominant_labels
 from .figures import figure
@@ -75,6 +76,13 @@ EXPERIMENTS: dict[str, Experiment] = {
                    run_finetune, FinetuneResult,
                    {"rounds": 1, "uaps_per_round": 1, "n_finetune": 1000, "n_train": 200, "max_passes": 3,
                     "n_test": 1000}),
+        Experiment("defence", "Can it be defended? Universal adversarial training",
+                   "Beyond the paper: a network trained against a universal perturbation as it learns (universal "
+                   "adversarial training) resists fresh universal perturbations far better than the paper's "
+                   "fine-tuning, while per-image attacks still fool it.",
+                   run_defence, DefenceResult,
+                   {"n_train": 200, "seeds": (0,), "max_passes": (3, 1), "n_test": 1000, "n_deepfool": 100,
+                    "random_trials": 3}),
     )
 }  # fmt: skip
 

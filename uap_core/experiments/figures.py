@@ -11,9 +11,10 @@ import torch
 from plotly.subplots import make_subplots
 
 from ..data import CLASS_NAMES
-from ..figures import TEST_COLOUR, TRAIN_COLOUR, class_flow_figure, perturbation_figure, style
+from ..figures import TARGET_COLOUR, TEST_COLOUR, TRAIN_COLOUR, class_flow_figure, perturbation_figure, style
 from ..norms import norm_label, parse_norm
 from .common import ExperimentResult
+from .defence import TARGET_RATIO, DefenceResult
 from .diversity import DiversityResult
 from .dominant_labels import DominantLabelsResult
 from .finetune import FinetuneResult
@@ -184,6 +185,80 @@ def finetune_figure(result: FinetuneResult) -> go.Figure:
     return style(fig, "Fine-tuning on universal perturbations")
 
 
+FINETUNE_COLOUR = "#e08214"
+SCENARIO_COLOURS = (TRAIN_COLOUR, "#92c5de", TEST_COLOUR)  # own attack, unaware attacker, aware attacker
+
+
+def defence_figure(result: DefenceResult) -> go.Figure:
+    """Four panels: clean accuracy of the undefended, defended and fine-tuned models; the fooling rates of universal
+    perturbations (mean over the seeds, their range as whiskers) for the three attacks and each algorithm, with the
+    target; what each defence buys and costs; DeepFool's median per-image ℓ2 size on both models."""
+    undefended, defended = result.models
+    label = f"{norm_label(parse_norm(result.norm))} ξ = {result.xi:g}"
+    titles = ("clean test accuracy", f"universal perturbations, {label}: test fooling rate",
+              "two defences: what each buys and costs", "per-image attacks still work (DeepFool)")  # fmt: skip
+    fig = make_subplots(rows=2, cols=2, subplot_titles=titles, vertical_spacing=0.22, horizontal_spacing=0.1)
+    rounds = len(result.finetune_clean_accuracy) - 1
+    tuned = f"{undefended}<br>fine-tuned {rounds}×"
+    accuracy = [*result.clean_accuracy, result.finetune_clean_accuracy[-1]]
+    fig.add_trace(go.Bar(x=[undefended, defended, tuned], y=accuracy, showlegend=False,
+                         marker_color=[TRAIN_COLOUR, TEST_COLOUR, FINETUNE_COLOUR], text=[f"{a:.1%}" for a in accuracy],
+                         textposition="outside"), row=1, col=1)  # fmt: skip
+
+    scenarios = [(0, 0, f"built on {undefended}, judged on it"),
+                 (0, 1, f"built on {undefended}, judged on {defended} (attacker unaware)"),
+                 (1, 1, f"built on {defended}, judged on it (attacker aware)")]  # fmt: skip
+    finished = [(a, name) for a, name in enumerate(result.algorithms) if a < len(result.fooling_rates)
+                and result.fooling_rates[a]]  # fmt: skip
+    groups = [f"{name}, ≤ {result.max_passes[a]} passes" for a, name in finished]
+    for (built, judged, name), colour in zip(scenarios, SCENARIO_COLOURS, strict=True):
+        seeds = [[block[built][judged] for block in result.fooling_rates[a]] for a, _ in finished]
+        means = [sum(rates) / len(rates) for rates in seeds]
+        spread = list(zip(seeds, means, strict=True))  # each seed's rates beside their mean: the whiskers' range
+        whiskers = {"type": "data", "symmetric": False, "array": [max(r) - m for r, m in spread],
+                    "arrayminus": [m - min(r) for r, m in spread]}  # fmt: skip
+        fig.add_trace(go.Bar(x=groups, y=means, name=name, marker_color=colour, error_y=whiskers,
+                             text=[f"{m:.0%}" for m in means], textposition="outside"), row=1, col=2)  # fmt: skip
+    targets = [TARGET_RATIO * result.mean(a, 0, 0) for a, _ in finished]
+    fig.add_trace(go.Scatter(x=groups, y=targets, mode="markers", name=f"target for the last bar: ≤ {TARGET_RATIO:g} × "
+                             f"the first", marker={"symbol": "line-ew-open", "size": 90, "color": TARGET_COLOUR,
+                             "line": {"width": 3, "color": TARGET_COLOUR}}), row=1, col=2)  # fmt: skip
+
+    fast = result.algorithms.index("fast") if "fast" in result.algorithms else 0
+    uat_rate, own_rate = result.mean(fast, 1, 1), result.mean(fast, 0, 0)
+    seconds = result.training_seconds
+    trained = f"<br>trained in {seconds[1]:.0f} s<br>({undefended}: {seconds[0]:.0f} s)" if None not in seconds else ""
+    tuning = f"fine-tuning, {rounds} rounds<br>(UAPs: ≤ {result.finetune_max_passes} passes)"
+    defences = ["no defence", tuning, f"universal adversarial<br>training{trained}"]
+    rates = [own_rate, result.finetune_fooling_rates[-1], uat_rate]
+    costs = [0.0, result.finetune_clean_accuracy[0] - result.finetune_clean_accuracy[-1],
+             result.clean_accuracy[0] - result.clean_accuracy[1]]  # fmt: skip
+    shown = [i for i, rate in enumerate(rates) if rate is not None]
+    fig.add_trace(go.Bar(x=[defences[i] for i in shown], y=[rates[i] for i in shown], marker_color=TRAIN_COLOUR,
+                         name="fooling rate of a fresh fast UAP",
+                         text=[f"FR {rates[i]:.0%}" for i in shown], textposition="outside"), row=2, col=1)  # fmt: skip
+    fig.add_trace(go.Bar(x=defences, y=costs, marker_color="#1b7837", name="clean-accuracy cost",
+                         text=[f"cost {c:.1%}" for c in costs], textposition="outside"), row=2, col=1)  # fmt: skip
+
+    done = len(result.deepfool_median_l2)
+    fig.add_trace(go.Bar(x=result.models[:done], y=result.deepfool_median_l2, showlegend=False,
+                         marker_color=[TRAIN_COLOUR, TEST_COLOUR][:done],
+                         text=[f"‖r‖₂ {size:.2f}, fools {share:.0%}" for size, share
+                               in zip(result.deepfool_median_l2, result.deepfool_fooled, strict=True)],
+                         textposition="outside"), row=2, col=2)  # fmt: skip
+    if result.norm == "inf":  # the ℓ2 size of a full ±ξ sign pattern, the largest universal perturbation allowed
+        corner = result.xi * 28  # ξ·√(28·28)
+        fig.add_hline(y=corner, line={"dash": "dot", "color": RANDOM_COLOUR}, row=2, col=2,
+                      annotation_text=f"ℓ2 size of a ±{result.xi:g} sign pattern: {corner:.1f}")  # fmt: skip
+    fig.update_yaxes(**PERCENT, row=1, col=1)
+    fig.update_yaxes(title_text="share of test images", **PERCENT, row=1, col=2)
+    fig.update_yaxes(**PERCENT, row=2, col=1)
+    fig.update_yaxes(title_text=f"median ‖r‖₂ over {result.n_deepfool} test images", rangemode="tozero", row=2, col=2)
+    fig.update_xaxes(tickangle=0, row=2, col=1)
+    fig = style(fig, "Can it be defended? Universal adversarial training", height=880)
+    return fig.update_layout(barmode="group", margin={"t": 110})  # room for the caption under the title
+
+
 FIGURES = {
     SampleSizeResult: sample_size_figure,
     RandomNoiseResult: random_noise_figure,
@@ -192,6 +267,7 @@ FIGURES = {
     TransferResult: transfer_figure,
     GeometryResult: geometry_figure,
     FinetuneResult: finetune_figure,
+    DefenceResult: defence_figure,
 }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..checks import check_positive_int
-from ..models import MODEL_NAMES, load_model
+from ..models import MODEL_NAMES, MODELS, load_model
 from ..settings import UAPSettings
 from .common import (
     AttackResult,
@@ -40,8 +40,12 @@ class TransferResult(AttackResult):
     uap_norms: list[float]  # [computed on] the perturbation's ℓp norm (≤ ξ)
 
 
+# The naturally trained models: the paper's question is transfer between ordinary networks.
+NATURAL_MODELS = tuple(name for name in MODEL_NAMES if MODELS[name].uat is None)
+
+
 def run_transfer(
-    models: Sequence[str] = MODEL_NAMES,
+    models: Sequence[str] = NATURAL_MODELS,
     norm: str = "inf",
     xi: float | None = None,
     algorithm: str = "fast",
