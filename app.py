@@ -8,18 +8,17 @@ bypassing this router (narrow layout, wrong menu).
 import streamlit as st
 
 from uap_app.memory import fix_allocator_thresholds
-from uap_app.page import apply_style, leave_live_run  # not ui: the router must not wait for torch (uap_app.page)
+from uap_app.page import apply_style, leave_other_pages  # the router loads no torch (uap_app.page)
 
 fix_allocator_thresholds()  # before any run allocates: memory stays flat over many runs (see uap_app.memory)
 st.set_page_config(page_title="Universal Adversarial Perturbations", page_icon=":material/blur_on:", layout="wide")
 apply_style()
 
-LIVE_PAGE = st.Page("app_pages/attack.py", title="Build one, live", icon=":material/play_circle:")
 # Adding a page is one line in its section; empty sections are left out of the menu.
 PAGES = {
     "Demo": [
         st.Page("app_pages/home.py", title="What is a universal perturbation?", icon=":material/home:", default=True),
-        LIVE_PAGE,
+        st.Page("app_pages/attack.py", title="Build one, live", icon=":material/play_circle:"),
         st.Page("app_pages/photo.py", title="Your own photo, or the camera", icon=":material/photo_camera:"),
         st.Page("app_pages/inspect_perturbation.py", title="Judge a perturbation file", icon=":material/upload_file:"),
     ],
@@ -36,6 +35,5 @@ PAGES = {
 
 # The menu sits at the top, so a 1280-pixel projector gives the pages its whole width.
 page = st.navigation({section: pages for section, pages in PAGES.items() if pages}, position="top")
-if page.url_path != LIVE_PAGE.url_path:
-    leave_live_run()  # a visitor who opens another page frees the live run's slot at once (unless others watch it)
+leave_other_pages(page.url_path)  # a visitor who opens another page frees the jobs of the others at once
 page.run()

@@ -10,7 +10,7 @@ import math
 
 import streamlit as st
 
-from uap_app.shipped import SHIPPED_METRICS, SHIPPED_PERTURBATION, SHIPPED_PICTURE
+import ui
 
 SHOWN_IMAGES = 8
 
@@ -42,7 +42,7 @@ fooled images and where each class is sent.
 """
     )
 
-shipped = json.loads(SHIPPED_METRICS.read_text())  # its numbers on all test images, so the page needs no evaluation
+shipped = json.loads(ui.SHIPPED_METRICS.read_text())  # its numbers on all test images, so the page needs no evaluation
 with numbers:
     st.metric(
         f"Fooling rate of the pattern below, on {shipped['test_images']:,} test images",
@@ -53,10 +53,9 @@ with numbers:
         f"{shipped['clean_accuracy']:.1%} → {shipped['perturbed_accuracy']:.1%}",
     )
     st.metric("Random noise of the same size fools", f"{shipped['random_fooling_rate']:.1%}")
-    st.image(str(SHIPPED_PICTURE))  # 280 px: the 28 x 28 pattern 10 times, at its own size so pixels stay sharp
+    st.image(str(ui.SHIPPED_PICTURE))  # 280 px: the 28 x 28 pattern 10 times, at its own size so pixels stay sharp
 
 # torch is imported only now, after the top of the page has been sent to the browser.
-import ui  # noqa: E402
 from uap_core import DEFAULT_MODEL  # noqa: E402
 from uap_core.files import load_perturbation  # noqa: E402
 
@@ -69,4 +68,4 @@ ui.require_data("test")  # the training split is not needed here
 st.subheader("The same pattern added to eight test images")
 test = ui.subset("test", 1000)
 chosen = ui.diverse_indices(test.labels, SHOWN_IMAGES)
-ui.prediction_rows(ui.model(DEFAULT_MODEL), test.images[chosen], load_perturbation(SHIPPED_PERTURBATION))
+ui.prediction_rows(ui.model(DEFAULT_MODEL), test.images[chosen], load_perturbation(ui.SHIPPED_PERTURBATION))

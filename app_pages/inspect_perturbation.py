@@ -6,8 +6,6 @@ import math
 import streamlit as st
 
 import ui
-from uap_app.current import SHIPPED_PERTURBATION
-from uap_app.effects import effects
 from uap_core import MODEL_NAMES, model_card
 from uap_core.files import MAX_NPY_BYTES, perturbation_from_npy
 from uap_core.norms import norm_label
@@ -49,7 +47,7 @@ if upload is None:
     st.info("No file yet? Download the perturbation this project ships and upload it here.")
     st.download_button(
         "perturbation.npy (shipped, ℓ∞ ξ = 0.2, convnet)",
-        SHIPPED_PERTURBATION.read_bytes(),
+        ui.SHIPPED_PERTURBATION.read_bytes(),
         "uap-shipped.npy",
         "application/octet-stream",
         icon=":material/download:",
@@ -77,4 +75,4 @@ st.caption(
     "the paper's comparison; switch the norm above to compare with the other."
 )
 
-effects(model_name, v, evaluation, "The uploaded perturbation v")
+ui.effects(model_name, v, evaluation, "The uploaded perturbation v")

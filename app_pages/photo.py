@@ -8,7 +8,6 @@ import streamlit as st
 import torch
 
 import ui
-from uap_app.current import current_perturbation
 from uap_core import MODEL_NAMES
 from uap_core.files import perturbation_png
 from uap_core.photo import MAX_PHOTO_BYTES, MAX_PIXELS, Answer, classify, photo_to_input
@@ -95,7 +94,7 @@ st.caption(
 )
 
 # ---------------------------------------------------------------- the model's answer, then with the perturbation
-current = current_perturbation()
+current = ui.current_perturbation(st.session_state)
 v = current["perturbation"]
 models = list(MODEL_NAMES)
 model_name = st.selectbox(

@@ -52,14 +52,58 @@ def test_findings_page_opens_on_the_shipped_result(name):
     assert any(markdown.value.startswith("**What this model shows:**") for markdown in app.markdown)
 
 
-def test_findings_page_recomputes_live():
+def rerun_until(app: AppTest, condition, what: str) -> AppTest:
+    """Rerun the page (as its panels do every second or two) until ``condition(app)``."""
+    deadline = time.monotonic() + TIMEOUT
+    while not condition(app):
+        assert not app.exception, app.exception
+        assert time.monotonic() < deadline, f"{what}: not in time"
+        time.sleep(0.3)
+        app.run()
+    return app
+
+
+def captions(app: AppTest) -> str:
+    return " ".join(caption.value for caption in app.caption)
+
+
+def test_findings_page_recomputes_live_as_a_job():
     app = open_page("app_pages/transfer.py")
     app.button(key="finding_transfer_run").click().run()
-    assert not app.exception and not app.warning
-    captions = " ".join(caption.value for caption in app.caption)
-    assert "computed live in this session" in captions and "200 training images per UAP" in captions
+    assert not app.exception
+    job = app.session_state["watched_jobs"]["transfer"]  # the server's job service runs it, not the page's script
+    assert job.key.experiment == "transfer" and job.budget_s == 60
+    rerun_until(app, lambda app: "computed live in this session" in captions(app), "the recomputed result")
+    assert not app.warning and "200 training images per UAP" in captions(app)
+    assert job.state == "done" and "transfer" not in app.session_state["watched_jobs"]
     app.button(key="finding_transfer_reset").click().run()
-    assert "shipped, computed by" in " ".join(caption.value for caption in app.caption)
+    assert "shipped, computed by" in captions(app)
+
+
+def test_a_stopped_recompute_keeps_the_shipped_result_and_says_so():
+    app = open_page("app_pages/geometry.py")
+    app.button(key="finding_geometry_run").click().run()
+    job = app.session_state["watched_jobs"]["geometry"]
+    rerun_until(app, lambda app: app.get("progress"), "the recompute's progress bar")
+    app.button(key="finding_geometry_stop").click().run()
+    assert not app.exception
+    assert any("stopped before it finished" in warning.value for warning in app.warning)
+    assert "shipped, computed by" in captions(app)
+    deadline = time.monotonic() + 30
+    while job.active:  # it stops at its next progress report
+        assert time.monotonic() < deadline, "the recompute did not stop"
+        time.sleep(0.1)
+    assert job.reason == "left"
+
+
+def test_opening_another_page_leaves_the_recompute_and_coming_back_says_it_stopped():
+    app = open_page("app_pages/sample_size.py")
+    app.button(key="finding_sample_size_run").click().run()
+    job = app.session_state["watched_jobs"]["sample_size"]
+    app.switch_page("app_pages/home.py").run()
+    assert job.reason == "left"  # at once, not once its heartbeats lapse
+    app.switch_page("app_pages/sample_size.py").run()
+    assert not app.exception and any("stopped before it finished" in warning.value for warning in app.warning)
 
 
 def test_home_shows_the_shipped_perturbation():
@@ -118,50 +162,6 @@ def test_missing_data_gives_a_friendly_message(tmp_path, monkeypatch):
             assert not app.metric, page
 
 
-def test_busy_server_asks_to_wait_for_a_recompute():
-    import ui
-
-    slots = ui._run_slots()
-    taken = [slots.acquire(blocking=False) for _ in range(ui.MAX_HEAVY_RUNS)]
-    try:
-        app = open_page("app_pages/transfer.py")
-        app.button(key="finding_transfer_run").click().run()
-        assert not app.exception
-        assert any(ui.BUSY_MESSAGE in warning.value for warning in app.warning)
-        assert "shipped, computed by" in " ".join(caption.value for caption in app.caption)
-    finally:
-        for ok in taken:
-            if ok:
-                slots.release()
-    assert all(taken)
-
-
-def test_an_interrupted_recompute_releases_its_slot():
-    """Stop on a findings page reruns the script, which interrupts the recompute inside heavy_run."""
-
-    def page():
-        import streamlit as st
-
-        import ui
-
-        with ui.heavy_run("a recompute") as report:
-            report(0.5, "half-way")
-            if not st.session_state.get("interrupted"):
-                st.session_state.interrupted = True
-                st.rerun()  # what a click on Stop does to the running script
-
-    app = AppTest.from_function(page, default_timeout=TIMEOUT).run()
-    assert not app.exception and app.session_state["interrupted"]
-    import ui
-
-    slots = ui._run_slots()
-    taken = [slots.acquire(blocking=False) for _ in range(ui.MAX_HEAVY_RUNS)]
-    for ok in taken:
-        if ok:
-            slots.release()
-    assert all(taken), "a slot was not released"
-
-
 def test_settings_come_from_the_url():
     app = open_page("app_pages/attack.py", {"norm": "2", "xi": "3", "seed": "7", "algorithm": "paper"})
     assert not app.exception and not app.warning
@@ -218,13 +218,14 @@ def test_a_malformed_url_value_falls_back_to_the_default_with_a_notice(query, na
         assert app.query_params[name] == defaults[name]
 
 
+@pytest.mark.parametrize("variable", ["UAP_TORCH_THREADS", "UAP_JOB_BUDGET_S", "UAP_JOB_PLACES"])
 @pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5"])
-def test_a_bad_torch_threads_setting_is_named_and_the_app_keeps_working(value, monkeypatch):
-    monkeypatch.setenv("UAP_TORCH_THREADS", value)
+def test_a_bad_setting_is_named_and_the_app_keeps_working(variable, value, monkeypatch):
+    monkeypatch.setenv(variable, value)
     app = open_page("app_pages/home.py")
     assert not app.exception
     message = " ".join(warning.value for warning in app.warning)
-    assert "UAP_TORCH_THREADS" in message and repr(value) in message and "whole number" in message
+    assert variable in message and repr(value) in message and "whole number" in message
     assert len(app.metric) == 3  # the page itself is unaffected
 
 
@@ -266,14 +267,14 @@ def test_a_range_of_shares_reads_as_one_share_when_its_ends_round_alike():
 def test_opening_another_page_leaves_the_live_run_and_keeps_its_best_so_far():
     app = open_page("app_pages/attack.py", {"algorithm": "paper", "n_train": "1000", "max_passes": "10", "seed": "21"})
     app.button(key="run").click().run()
-    run = app.session_state["live_run"]
+    run = app.session_state["watched_jobs"]["attack"]
     deadline = time.monotonic() + TIMEOUT
     while run.snapshot is None or run.snapshot.result is None:  # until its first progress report
         assert time.monotonic() < deadline, "no progress report in time"
         time.sleep(0.2)
     app.switch_page("app_pages/home.py").run()
     # Nobody else watches it: told to stop as the other page opened, not once its heartbeats lapse (8 s later).
-    assert run.should_stop()
+    assert run.reason == "left"
     app.switch_page("app_pages/attack.py").run()
     assert not app.exception
     assert len(app.metric) == 5  # back on the live page: the best perturbation so far, judged, as after Stop

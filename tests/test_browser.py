@@ -26,8 +26,9 @@ OUTPUT = ROOT / "test-output"
 
 @pytest.fixture(scope="module")
 def app_url():
-    """One server shared by the tests of this module."""
-    with streamlit_server() as url:
+    """One server shared by the tests of this module, with one job in flight at a time, so that a second run queues
+    (the queue's tests; turn-taking is tested in test_browser_jobs.py)."""
+    with streamlit_server(env={"UAP_JOB_PLACES": "1"}) as url:
         yield url
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from uap_app import chart, resources
 from uap_app.chart import chart_html
+from uap_app.jobs import BUDGET, DONE, LEFT, STOPPED, JobService
 from uap_app.live import STRIP_IMAGES, live_test, run_live, strip_html
-from uap_app.runs import DONE, STOPPED, RunManager
 from uap_app.settings import LiveSettings, from_query
 from uap_core import data_dir, fooling_rate
 
@@ -48,22 +48,22 @@ def test_the_chart_leaves_out_training_rates_that_were_not_measured():
     assert "fooling rate 30% on the training images and 40% on the test images" in source[2]  # the latest measured
 
 
-def wait(run, timeout: float = 120.0) -> None:
+def wait(job, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
-    while run.active:
+    while job.active:
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
 
 def test_a_live_run_publishes_the_chart_and_the_strip_until_its_result():
-    manager = RunManager(run_live, slots=1, keep=1, watcher_timeout=1e6)
+    service = JobService(places=1, keep=1, watcher_timeout=1e6)
     try:
-        run = manager.request(LiveSettings(n_train=50, max_passes=1, seed=3), "alice")
-        wait(run)
-        assert run.state == DONE, run.error
-        view = run.snapshot
-        assert view.result.finished and view.fraction == pytest.approx(1.0)
-        assert len(view.curve) == run.version  # one curve point per published snapshot, the start included
+        job = service.request(LiveSettings(n_train=50, max_passes=1, seed=3), "alice", run_live, 600)
+        wait(job)
+        assert job.state == DONE, job.error
+        view = job.snapshot
+        assert view.result.finished and view.fraction == pytest.approx(1.0) and job.fraction == pytest.approx(1.0)
+        assert len(view.curve) == job.version  # one curve point per published snapshot, the start included
         assert len(view.strip) == STRIP_IMAGES and all(
             image.clean_png.startswith("data:image/png") for image in view.strip
         )
@@ -76,21 +76,36 @@ def test_a_live_run_publishes_the_chart_and_the_strip_until_its_result():
         net = resources.model(view.settings.model)
         assert view.curve[-1][2] == fooling_rate(net, live.images.images, view.result.current, live.clean)
     finally:
-        manager.close()
+        service.close()
 
 
 def test_a_stopped_live_run_ends_before_its_end_and_keeps_its_best_so_far():
-    manager = RunManager(run_live, slots=1, keep=1, watcher_timeout=1e6)
+    service = JobService(places=1, keep=1, watcher_timeout=1e6)
     try:
-        run = manager.request(LiveSettings(n_train=2000, max_passes=10, seed=4), "alice")
-        while run.version < 2:  # the start, then the first progress report
+        job = service.request(LiveSettings(n_train=2000, max_passes=10, seed=4), "alice", run_live, 600)
+        while job.version < 2:  # the start, then the first progress report
             time.sleep(0.02)
-        manager.leave(run, "alice")
-        wait(run, timeout=30)
-        assert run.state == STOPPED
-        assert not run.snapshot.result.finished and run.snapshot.result.perturbation.abs().max() > 0
+        service.leave(job, "alice")
+        wait(job, timeout=30)
+        assert job.state == STOPPED and job.reason == LEFT
+        assert not job.snapshot.result.finished and job.snapshot.result.perturbation.abs().max() > 0
     finally:
-        manager.close()
+        service.close()
+
+
+def test_a_live_run_that_spends_its_budget_ends_with_its_best_so_far_and_is_kept():
+    service = JobService(places=1, keep=1, watcher_timeout=1e6)
+    try:
+        settings = LiveSettings(n_train=2000, max_passes=10, delta=0.05, seed=5)  # about 16 s, reports every 0.4 s
+        job = service.request(settings, "alice", run_live, budget_s=2.0)
+        wait(job, timeout=30)
+        assert job.state == STOPPED and job.reason == BUDGET and job.kept
+        assert 2.0 <= job.compute_s < 3.0  # the budget, and the one inner step in progress when it ran out
+        result = job.snapshot.result
+        assert result is not None and not result.finished and result.perturbation.abs().max() > 0
+        assert service.request(settings, "bob", run_live, budget_s=2.0) is job  # served as it is
+    finally:
+        service.close()
 
 
 def test_settings_from_a_url_and_back():

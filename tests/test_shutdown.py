@@ -1,7 +1,7 @@
 """A clean end of the process: no thread is left inside torch when the interpreter finalises (one there aborts the
 process with "terminate called without an active exception", exit status 134, or -6 for a server).
 
-The run manager and the exit handler with fake work; a process that imports the app, renders pages with AppTest and
+The job service and the exit handler with fake work; a process that imports the app, renders pages with AppTest and
 exits; and the server stopped with Ctrl+C (SIGINT) or SIGTERM while a live run computes, seen from a real browser.
 """
 
@@ -16,7 +16,7 @@ import time
 import pytest
 from support.browser import ROOT, chromium, new_session, require_chromium, start_slow_run, streamlit_process
 
-from uap_app.runs import RUNNING, STOPPED, RunManager
+from uap_app.jobs import CLOSING, RUNNING, STOPPED, JobService
 from uap_app.shutdown import ExitTasks
 
 ABORT = "terminate called"  # what the C++ runtime prints as it aborts
@@ -34,36 +34,36 @@ def threads_named(prefix: str) -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name.startswith(prefix)]
 
 
-def long_work(run) -> None:
-    """Work that would go on for a minute, looking at ``should_stop`` every 10 ms as the real work's inner steps do."""
-    run.publish("started")
+def long_work(job) -> None:
+    """Work that would go on for a minute, checking in every 10 ms as the real work's inner steps do."""
+    job.publish("started")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not run.should_stop():
+    while time.monotonic() < deadline and not job.checkpoint():
         time.sleep(0.01)
 
 
-def test_close_stops_a_running_run_and_ends_every_thread_within_its_bound():
-    manager = RunManager(long_work, slots=2, watcher_timeout=60, name="uap-test-close")
-    runs = [manager.request(key, "alice") for key in ("a", "b", "c")]  # two running, one queued
-    eventually(lambda: sum(run.state == RUNNING for run in runs) == 2)
+def test_close_stops_a_running_job_and_ends_every_thread_within_its_bound():
+    service = JobService(slots=1, places=2, watcher_timeout=60, name="uap-test-close")
+    jobs = [service.request(key, "alice", long_work, 60) for key in ("a", "b", "c")]  # two in flight, one queued
+    eventually(lambda: sum(job.state == RUNNING for job in jobs) == 2)
     assert len(threads_named("uap-test-close")) == 3  # two workers and the reaper
     started = time.monotonic()
-    assert manager.close(timeout=2.0)
-    assert time.monotonic() - started < 1.0  # the work sees should_stop within 10 ms
+    assert service.close(timeout=2.0)
+    assert time.monotonic() - started < 1.0  # the work's checkpoint answers within 10 ms, or wakes from its wait
     assert threads_named("uap-test-close") == []
-    assert [run.state for run in runs] == [STOPPED] * 3
+    assert [job.state for job in jobs] == [STOPPED] * 3 and {job.reason for job in jobs} == {CLOSING}
 
 
-def test_close_gives_up_after_its_timeout_when_the_work_ignores_should_stop():
-    release = threading.Event()
-    manager = RunManager(lambda run: release.wait(30), watcher_timeout=60, name="uap-test-stuck")
-    run = manager.request("a", "alice")
-    eventually(lambda: run.state == RUNNING)
+def test_close_gives_up_after_its_timeout_when_the_work_never_checks_in():
+    started, release = threading.Event(), threading.Event()
+    service = JobService(places=1, watcher_timeout=60, name="uap-test-stuck")
+    service.request("a", "alice", lambda job: (started.set(), release.wait(30)), 60)
+    assert started.wait(5.0)  # inside its work, which never checks in
     started = time.monotonic()
-    assert not manager.close(timeout=0.3)
+    assert not service.close(timeout=0.3)
     assert 0.25 < time.monotonic() - started < 1.0  # one bound for all its threads, not one per thread
     release.set()
-    assert manager.join(timeout=2.0) and threads_named("uap-test-stuck") == []
+    assert service.join(timeout=2.0) and threads_named("uap-test-stuck") == []
 
 
 def test_exit_tasks_are_all_stopped_before_any_is_waited_for():
@@ -94,7 +94,7 @@ def test_exit_tasks_wait_for_a_thread_that_only_finishes():
 # run in flight and the live page's warm-up computing, both inside torch).
 RENDER_AND_EXIT = textwrap.dedent(
     """
-    import uap_app.cache
+    import uap_app.server
     from streamlit.testing.v1 import AppTest
 
     home = AppTest.from_file("app.py", default_timeout=120).run()
@@ -105,12 +105,13 @@ RENDER_AND_EXIT = textwrap.dedent(
     live.run()
     live.button(key="run").click().run()
     assert live.title and not live.exception, live.exception
-    assert uap_app.cache.live_runs().running() == 1, "no live run in flight"
+    assert uap_app.server.jobs().in_flight() == 1, "no live run in flight"
     print("rendered", flush=True)
     """
 )
 
 
+@pytest.mark.app
 def test_a_process_that_renders_pages_and_exits_exits_0():
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # the app's packages first
     result = subprocess.run(
@@ -122,6 +123,7 @@ def test_a_process_that_renders_pages_and_exits_exits_0():
     assert result.returncode == 0, f"exit status {result.returncode}: {result.stderr[-3000:]}"
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_server_exits_0_within_5_s_when_stopped_while_a_run_computes(stop_signal):
     require_chromium()

@@ -1,4 +1,4 @@
-"""The Streamlit layer over the app's caches: spinners, the data guard, evaluations, the live run manager.
+"""The Streamlit layer over the app's caches: spinners, the data guard, evaluations.
 
 The objects themselves live in :mod:`uap_app.resources` (plain, bounded caches that worker threads can
 use too); every cache here has a bound as well. Nothing here trains the model or changes a cached
@@ -8,7 +8,7 @@ tensor in place.
 from __future__ import annotations
 
 import dataclasses
-import uuid
+import threading
 
 import streamlit as st
 from torch import nn
@@ -18,21 +18,15 @@ from uap_core.data import DATA_DIR_ENV, SPLITS
 from uap_core.files import perturbation_from_npy, perturbation_to_npy
 from uap_core.norms import lp_norm
 
-from . import resources, streamlit_internals
-from .live import run_live
+from . import resources
 from .memory import release_freed_memory
-from .runs import RunManager
-from .shutdown import finish_at_exit
 
-LIVE_SLOTS = 1  # simultaneous live runs per server: one run already keeps both of 2 cores busy (search + views)
-KEPT_RUNS = 8  # finished live runs kept for visitors who ask for the same settings
-WATCHER_TIMEOUT_S = 8.0  # a run nobody has looked at for this long is stopped (pages look every 2 s, every 4 s in a
-# crowd, and a busy server answers those looks late: a shorter wait stopped runs that thirty pages still watched);
-# a closed tab is noticed sooner, by its session (see _connected)
-WATCHER_KEY = "live_watcher"
 # An evaluation, which a visitor waits for, splits the test images between two threads (torch runs on one thread per
 # computation in the server): 1.35 s -> about 0.8 s for the 4,443 test images on 2 cores, with the same labels.
 EVAL_WORKERS = 2
+# One evaluation at a time: runs taking turns finish together, and their pages' evaluations at once would hold
+# their activations and threads' arenas together (docs/job-service.md, memory).
+EVALUATING = threading.Lock()
 
 
 def data_root() -> str:
@@ -99,40 +93,15 @@ def evaluate_on_test(
     test = dataset("test")
     v = perturbation_from_npy(v_npy)
     clean = resources.clean_test_labels(model_name)
-    judged = evaluate(model(model_name), test.images, test.labels, v, p, random_trials=0, target=target,
-                      clean_labels=clean, workers=EVAL_WORKERS)  # fmt: skip
-    size = lp_norm(v, p).item()  # as evaluate measures it: the baseline is drawn at exactly this norm
-    judged = dataclasses.replace(judged, random_fooling_rate=resources.noise_fooling_rate(model_name, size, p))
-    release_freed_memory()  # the activations of its batches (see uap_app.memory)
+    with EVALUATING:
+        judged = evaluate(model(model_name), test.images, test.labels, v, p, random_trials=0, target=target,
+                          clean_labels=clean, workers=EVAL_WORKERS)  # fmt: skip
+        size = lp_norm(v, p).item()  # as evaluate measures it: the baseline is drawn at exactly this norm
+        judged = dataclasses.replace(judged, random_fooling_rate=resources.noise_fooling_rate(model_name, size, p))
+        release_freed_memory()  # the activations of its batches (see uap_app.memory)
     return judged
 
 
 def evaluation(model_name: str, v, p: float, target: str | None = None) -> Evaluation:
     """The perturbation judged on the whole test split, computed once per (model, v, norm, target), then cached."""
     return evaluate_on_test(model_name, perturbation_to_npy(v), p, data_root(), target)
-
-
-def live_watcher() -> str:
-    """This session's name as a watcher of live runs: its Streamlit session id, then a part of its own (AppTest
-    gives every session the same id)."""
-    return st.session_state.setdefault(WATCHER_KEY, f"{streamlit_internals.session_id()}/{uuid.uuid4().hex}")
-
-
-def _connected(watcher: str) -> bool:
-    """False once the browser of the watcher's session has gone (a closed tab, a page left for another site).
-
-    The run manager calls this from its own thread. Without a server (AppTest) every watcher counts as connected,
-    and the heartbeats decide.
-    """
-    return streamlit_internals.session_is_active(watcher.split("/")[0])
-
-
-@st.cache_resource
-def live_runs() -> RunManager:
-    """The server's live runs: worker threads created once per process and shared by every session, stopped and
-    joined as the process ends (a thread still inside torch then would abort it: see :mod:`uap_app.shutdown`)."""
-    manager = RunManager(
-        run_live, slots=LIVE_SLOTS, keep=KEPT_RUNS, watcher_timeout=WATCHER_TIMEOUT_S, present=_connected
-    )
-    finish_at_exit(manager.join, manager.stop)
-    return manager

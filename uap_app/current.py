@@ -1,14 +1,15 @@
-"""The perturbation the photo page tries: the visitor's last run on the live page, else the shipped one.
+"""The perturbation the photo page tries: the visitor's last run on the live page, else the shipped one. No Streamlit
+here: the session's state comes as a mapping.
 
-Contract with the live page: after a run finishes or is stopped it stores ``st.session_state["uap_latest"]
-= {"perturbation": tensor (C, H, W), "p": float, "model": str, "description": str}``.
+Contract with the live page (:mod:`uap_app.live_controller`): after a run ends or is stopped, the session state holds
+``state[LATEST_KEY] = {"perturbation": tensor (C, H, W), "p": float, "model": str, "description": str}``.
 """
 
 from __future__ import annotations
 
 import math
-
-import streamlit as st
+from collections.abc import Mapping
+from typing import Any
 
 from uap_core.files import load_perturbation
 
@@ -23,9 +24,10 @@ SHIPPED = {
 }
 
 
-def current_perturbation() -> dict:
-    """``{"perturbation", "p", "model", "description", "origin"}``; origin says where it comes from, for the page."""
-    latest = st.session_state.get(LATEST_KEY)
+def current_perturbation(state: Mapping[str, Any]) -> dict:
+    """``{"perturbation", "p", "model", "description", "origin"}`` from a session's ``state``; origin says where it
+    comes from, for the page."""
+    latest = state.get(LATEST_KEY)
     if latest is not None:
         return {**latest, "origin": "your last run on **Build one, live**"}
     return {**SHIPPED, "perturbation": load_perturbation(SHIPPED_PERTURBATION)}

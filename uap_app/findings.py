@@ -1,16 +1,12 @@
-"""One page per finding of the paper (:func:`finding_page`), and the in-script heavy runs its recompute uses.
-
-A recompute runs inside the page's script with a progress bar and a Stop button; at most
-``MAX_HEAVY_RUNS`` of them run at once per server, and a visitor beyond that is asked to wait.
+"""One page per finding of the paper (:func:`finding_page`), with its "Recompute it live": a job of the server's job
+service (:mod:`uap_app.recompute`), queued and taking turns like every other, watched by a panel that shows its
+progress and, once it ends, its result.
 """
 
 from __future__ import annotations
 
 import inspect
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import TypeVar
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
@@ -18,54 +14,15 @@ from uap_core import MODEL_NAMES
 from uap_core.experiments import EXPERIMENTS, ExperimentResult, load_result
 
 from .cache import require_data
+from .jobs import BUDGET, DONE, FAILED, QUEUED, Job
+from .page import queue_notice, quiet_looks
+from .recompute import Recompute, run_recompute
+from .server import job_budget_s, jobs, watcher
+from .watching import Watch
 from .widgets import show_figure
 
-T = TypeVar("T")
-ProgressCallback = Callable[[float, str], None]
-MAX_HEAVY_RUNS = 2  # simultaneous recomputes per server process; others are asked to wait
-BUSY_MESSAGE = "Another run is in progress on this server, try again in a few seconds."
-
-
-@st.cache_resource
-def _run_slots() -> threading.BoundedSemaphore:
-    # One semaphore per server process, shared by every session.
-    return threading.BoundedSemaphore(MAX_HEAVY_RUNS)
-
-
-@contextmanager
-def heavy_run(label: str, key: str = "stop") -> Iterator[ProgressCallback | None]:
-    """Reserve one of the server's run slots and show a progress bar with a Stop button.
-
-    Yields a ``(fraction, message)`` callback that moves the bar, or ``None`` (after telling the
-    user to wait) when all slots are taken. Stop works because clicking any widget reruns the
-    script, which interrupts the running one at its next Streamlit call; the slot is released in
-    every case, interrupted or not.
-    """
-    slots = _run_slots()
-    if not slots.acquire(blocking=False):
-        st.warning(BUSY_MESSAGE, icon=":material/hourglass_top:")
-        yield None
-        return
-    try:
-        stop_column, bar_column = st.columns([1, 7], vertical_alignment="center")
-        stop = stop_column.empty()  # a placeholder, so the button can be removed when the run ends
-        stop.button("Stop", key=key, icon=":material/stop_circle:", help="Stop now and keep the best result so far.")
-        bar = bar_column.progress(0.0, text=label)
-
-        def report(fraction: float, message: str) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-
-        yield report
-        stop.empty()
-        bar.empty()
-    finally:
-        slots.release()
-
-
-def run_task(task: Callable[[ProgressCallback], T], label: str, key: str = "stop") -> T | None:
-    """Run ``task(report)`` under :func:`heavy_run`; ``None`` when the server is busy."""
-    with heavy_run(label, key) as report:
-        return None if report is None else task(report)
+LOOK_S, NEWS_WAIT_S = 1.0, 0.5  # how often the recompute panel looks at its job, and how long a look waits for news
+STOPPED_NOTICE = "The recompute was stopped before it finished; the result below is the previous one."
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -74,21 +31,40 @@ def shipped_result(name: str) -> ExperimentResult:
     return load_result(name)
 
 
+def _ended(key: str, job: Job) -> None:
+    """Take what an ended recompute reached: its result when it finished or spent its budget (then with a notice),
+    a notice alone when it was stopped or failed."""
+    view = job.snapshot
+    if job.state == DONE or (job.reason == BUDGET and view is not None and view.result is not None):
+        st.session_state[key] = view.result
+    if job.state == FAILED:
+        st.session_state[f"{key}_notice"] = f"The recompute failed: {job.error}"
+    elif job.reason == BUDGET:
+        st.session_state[f"{key}_notice"] = (
+            f"Stopped at the compute budget of {job.budget_s:.0f} s: the figure shows the points computed by then."
+        )
+    elif job.state != DONE:
+        st.session_state[f"{key}_notice"] = STOPPED_NOTICE
+
+
 def finding_page(name: str, here: str, reading: Callable[[ExperimentResult], str]) -> ExperimentResult:
     """A findings page: the paper's claim, what is computed here, the figure with what produced it,
     what this model shows (``reading`` turns the numbers into a sentence), and a live recompute.
 
     The page opens on the shipped result; a recompute made in this session replaces it until the
     page's "Back to the shipped result" button. A recompute stopped half-way leaves the previous
-    result on screen and says so.
+    result on screen and says so; one that spent its compute budget shows the points it finished.
     """
     require_data()
     experiment = EXPERIMENTS[name]
     key = f"finding_{name}"
+    watch = Watch(st.session_state, jobs(), watcher(), page=name)
+    if (left := watch.take_left()) is not None:  # another page opened while it ran
+        _ended(key, left)
     st.title(experiment.title)
     st.markdown(f"**The paper:** {experiment.claim}\n\n**Here:** {here}")
-    if st.session_state.pop(f"{key}_running", False):
-        st.warning("The recompute was stopped before it finished; the result below is the previous one.")
+    if notice := st.session_state.pop(f"{key}_notice", None):
+        st.warning(notice, icon=":material/stop_circle:")
 
     fresh = st.session_state.get(key)
     result = fresh if fresh is not None else shipped_result(name)
@@ -96,7 +72,7 @@ def finding_page(name: str, here: str, reading: Callable[[ExperimentResult], str
     show_figure(experiment.figure(result), f"{result.caption()} · {origin}", key=f"{key}_figure")
     st.markdown(f"**What this model shows:** {reading(result)}")
 
-    with st.expander("Recompute it live", icon=":material/refresh:"):
+    with st.expander("Recompute it live", icon=":material/refresh:", expanded=watch.job is not None):
         settings = dict(experiment.quick)
         if "model" in inspect.signature(experiment.run).parameters:
             settings["model"] = st.selectbox("Model", MODEL_NAMES, key=f"{key}_model")
@@ -108,13 +84,39 @@ def finding_page(name: str, here: str, reading: Callable[[ExperimentResult], str
         if fresh is not None and right.button("Back to the shipped result", key=f"{key}_reset"):
             del st.session_state[key]
             st.rerun()
-        if left.button("Recompute", type="primary", key=f"{key}_run", icon=":material/play_arrow:"):
-            st.session_state[f"{key}_running"] = True  # still set on the next run if Stop interrupted this one
-            computed = run_task(lambda report: experiment.run(**settings, progress=report), "Starting…", f"{key}_stop")
-            del st.session_state[f"{key}_running"]
-            if computed is not None:
-                st.session_state[key] = computed
+
+        def start() -> None:
+            watch.start(Recompute.of(name, settings), run_recompute, job_budget_s()[0])
+
+        def stop() -> None:
+            if watch.stop() is not None:
+                st.session_state[f"{key}_notice"] = STOPPED_NOTICE
+
+        if watch.job is None:
+            left.button("Recompute", type="primary", key=f"{key}_run", icon=":material/play_arrow:", on_click=start)
+        else:
+            quiet_looks()
+            left.button(
+                "Stop", key=f"{key}_stop", icon=":material/stop_circle:", on_click=stop,
+                help="Stop now; the result on screen stays.",
+            )  # fmt: skip
+
+        @st.fragment(run_every=LOOK_S if watch.job is not None else None)
+        def recompute_panel() -> None:
+            job = watch.look()
+            if job is None:
+                return
+            job.wait_for(job.version + 1, NEWS_WAIT_S)
+            if not job.active:
+                watch.end()
+                _ended(key, job)
                 st.rerun()
+            if job.state == QUEUED:
+                st.info(queue_notice(jobs().position(job), jobs().estimate(job)), icon=":material/hourglass_top:")
+            elif (view := job.snapshot) is not None:
+                st.progress(min(max(view.fraction, 0.0), 1.0), text=view.message)
+
+        recompute_panel()
     return result
 
 

@@ -1,4 +1,4 @@
-"""What a live run computes in its worker thread and publishes for the page: the fooling-rate chart and a
+"""What a live run computes as a job of the job service and publishes for the page: the fooling-rate chart and a
 before/after strip of test images, both ready to draw. No Streamlit here (worker threads have no script context).
 
 Every snapshot (:class:`LiveView`) is a new immutable object, so the pages of any number of watchers
@@ -27,8 +27,8 @@ from uap_core.objectives import parse_target, targeted_success_rate
 
 from . import resources
 from .chart import Point, chart_html
+from .jobs import Job
 from .memory import release_freed_memory
-from .runs import Run
 from .settings import DEFAULT_XI, LiveSettings
 from .shutdown import finish_at_exit
 
@@ -141,17 +141,18 @@ def warm_up(model_name: str, should_stop: Callable[[], bool] = lambda: False) ->
     resources.noise_fooling_rate(model_name, default_size, math.inf)
 
 
-def run_live(run: Run) -> None:
-    """The work of a live run (for :class:`uap_app.runs.RunManager`): search, publishing a :class:`LiveView`
-    at the start and at every progress report; returns promptly once ``run.should_stop()``."""
+def run_live(job: Job) -> None:
+    """The work of a live run (a job of :class:`uap_app.jobs.JobService`, keyed by its :class:`LiveSettings`):
+    search, publishing a :class:`LiveView` at the start and at every progress report; the engine checks in at
+    ``job.checkpoint()`` before every inner step and returns as soon as it says so."""
     try:
-        _search_and_draw(run)
+        _search_and_draw(job)
     finally:  # the run's training images and activations are free now: hand them back to the system
         release_freed_memory()
 
 
-def _search_and_draw(run: Run) -> None:
-    settings: LiveSettings = run.key
+def _search_and_draw(job: Job) -> None:
+    settings: LiveSettings = job.key
     target = parse_target(settings.target_name)
     net = resources.model(settings.model)
     train = resources.subset("train", settings.n_train, settings.seed)
@@ -180,12 +181,12 @@ def _search_and_draw(run: Run) -> None:
         return LiveView(settings, result, curve, strip, fraction, message, chart, strip_html(strip))
 
     latest = view(None, (), 0.0, "Starting…")
-    run.publish(latest)
+    job.publish(latest, 0.0)
 
     def draw(snapshot: UAPResult, fraction: float, message: str) -> None:
         nonlocal latest
         latest = view(snapshot, latest.curve, fraction, message)
-        run.publish(latest)
+        job.publish(latest)
 
     n = len(train)
     options = settings.algorithm_options()
@@ -194,7 +195,7 @@ def _search_and_draw(run: Run) -> None:
     # pending, so the views stay in order and every report still gets its point on the curve.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="uap-view") as drawer:
         drawn = None
-        for snapshot in iter_universal_perturbation(net, train.images, **options, should_stop=run.should_stop):
+        for snapshot in iter_universal_perturbation(net, train.images, **options, should_stop=job.checkpoint):
             record = snapshot.history[-1]
             fraction = (record.pass_index - 1 + record.images_seen / n) / settings.max_passes
             if target is None:
@@ -210,6 +211,7 @@ def _search_and_draw(run: Run) -> None:
                 f"pass {record.pass_index} of {settings.max_passes}: {progress} (best {best:.0%}), "
                 f"{record.seconds:.1f} s"
             )
+            job.progress(fraction)  # here, in the run's thread: what it has computed for that much of its work
             if drawn is not None:
                 drawn.result()  # the previous view is out (or its error is raised here)
             drawn = drawer.submit(draw, snapshot, fraction, message)

@@ -6,7 +6,8 @@ blocks: the size from which a block gets its own mapping (returned to the system
 the free space an arena keeps at its top up to 64 MB. ``malloc_trim`` hands back free pages inside the arenas
 but only the main arena's top. So the tops of the other arenas kept what the runs had freed: over 20 runs at
 8,000 training images the server grew by 49 to 273 MB, with 135-185 MB in use throughout. With both thresholds
-fixed (below), the same 20 runs grew by 1 to 13 MB, with no slower runs (README, *Lecture hall*). No torch here.
+fixed (below), the same 20 runs grew by 1 to 13 MB, with no slower runs (README, *Lecture hall*).
+No Streamlit and no torch here.
 """
 
 from __future__ import annotations

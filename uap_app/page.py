@@ -1,44 +1,62 @@
-"""What app.py puts on every page before the page's own code: the page-wide style, the check of the
-``UAP_TORCH_THREADS`` setting, and leaving the live page's run when another page opens. Nothing here imports
-torch unless it is loaded already or that setting is given: on a freshly started server the home page's first
-picture then reaches the screen while torch is still loading (about 3 s here).
+"""What app.py puts on every page before the page's own code: the page-wide style, the checks of the settings the
+environment gives, and leaving the jobs of the session's other pages. Nothing here imports torch unless it is loaded
+already or ``UAP_TORCH_THREADS`` is given: on a freshly started server the home page's first picture then reaches
+the screen while torch is still loading (about 3 s here).
 """
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-THREADS_ENV = "UAP_TORCH_THREADS"
-LIVE_RUN, LEFT_RUN = "live_run", "live_left_run"  # the run this session watches on the live page; the one it left
+from . import watching
+from .environment import torch_threads
+from .server import jobs, setting_problems, watcher
 
 # Pictures stay sharp however the browser scales them, and the page starts near the top of the screen.
 STYLE = """<style>
 [data-testid="stImage"] img, .uap-strip img { image-rendering: pixelated; }
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 </style>"""
+# While a page watches a job, Streamlit's "running" animation and greying of stale output would play at every look
+# in every browser; the progress line says what goes on instead (docs/design/polling.md).
+QUIET_LOOKS = """<style>
+[data-testid='stStatusWidget'] { visibility: hidden; }
+[data-stale='true'] { opacity: 1 !important; transition: none !important; }
+</style>"""
+SOON_S = 3.0  # a shorter wait is finer than a page's looks, 2 s apart, can show: "in a moment"
 
 
 def apply_style() -> None:
     """Page-wide display tweaks and setting problems; app.py calls this once per run, before the page."""
     st.html(STYLE)
-    # UAP_TORCH_THREADS sets torch's threads per process (unset: uap_app.resources.SERVER_THREADS, applied when
-    # torch is first needed, and nothing to check). A malformed value is not fatal: every page says what was wrong.
-    if THREADS_ENV in os.environ:
-        from .resources import apply_torch_threads  # torch: only when there is a setting to apply
-
-        if problem := apply_torch_threads():
-            st.warning(problem, icon=":material/settings_alert:")
+    # A malformed setting is not fatal (its default applies): every page says what was wrong.
+    for problem in filter(None, (torch_threads()[1], *setting_problems())):
+        st.warning(problem, icon=":material/settings_alert:")
 
 
-def leave_live_run() -> None:
-    """Another page has opened in this session: stop watching the live page's run, which then stops at once unless
-    another visitor watches it. Back on the live page, its best perturbation measured so far is the result, as
-    after Stop."""
-    if (run := st.session_state.pop(LIVE_RUN, None)) is None:
-        return
-    from .cache import live_runs, live_watcher  # torch is loaded already: the live page made the run
+def quiet_looks() -> None:
+    """Hide Streamlit's running indicator and stale-output greying on a page that looks at a job every few seconds."""
+    st.html(QUIET_LOOKS)
 
-    live_runs().leave(run, live_watcher())
-    st.session_state[LEFT_RUN] = run
+
+def leave_other_pages(page: str) -> None:
+    """Page ``page`` (its url path) has opened in this session: stop watching the other pages' jobs, which then stop
+    at once unless another visitor watches them. Back on such a page, what its job had reached is shown, as after
+    Stop."""
+    if any(other != page for other in st.session_state.get(watching.WATCHED, {})):
+        watching.leave_other_pages(st.session_state, jobs(), watcher(), page)
+
+
+def queue_notice(position: int | None, estimate_s: float | None) -> str:
+    """What a page says while its job waits for a place: its place in the queue and, once the jobs ahead have reported
+    enough progress, the wait expected from it."""
+    if estimate_s is None:
+        wait = "when a run ahead ends"
+    elif estimate_s < SOON_S:
+        wait = "in a moment"
+    else:
+        wait = f"in about {estimate_s:.0f} s"
+    return (
+        f"Waiting for a free slot: number {position or 1} in the queue, starting {wait}. "
+        "It starts by itself; keep this page open."
+    )

@@ -1,4 +1,4 @@
-"""Process-wide, bounded caches the app's pages and its worker threads share; no Streamlit here.
+"""Process-wide, bounded caches the app's pages and its worker threads share. No Streamlit here.
 
 Worker threads cannot call Streamlit's caches, so the model and the data live here, behind plain
 ``functools`` caches with a bound. Training subsets are cached as seeded index orders (8 bytes per
@@ -16,8 +16,7 @@ from torch import nn
 from uap_core import MODEL_NAMES, Dataset, data_dir, load_model, predict, random_fooling_rate
 from uap_core.data import shared_fashion_mnist
 
-from .environment import env_int
-from .page import THREADS_ENV
+from .environment import torch_threads
 
 MAX_ORDERS = 32  # seeded index orders kept (64 KB each for the 8,226-image training split)
 MAX_BASELINES = 32  # random-noise fooling rates kept, one per (model, norm, size)
@@ -25,26 +24,7 @@ MAX_BASELINES = 32  # random-noise fooling rates kept, one per (model, norm, siz
 # (√(p(1 − p)/n)), and uap_core's default of five draws would add about 4 s to every result's wait here.
 RANDOM_TRIALS = 1
 
-
-# torch threads in the server unless UAP_TORCH_THREADS says otherwise. Measured here (README, Lecture hall):
-# with 2 threads a computation slows 4x as soon as anything else wants a core (another process, the
-# server's own page threads), and 30 watching pages got no result in 180 s; with 1 thread all 30 got it.
-SERVER_THREADS = 1
-
-
-def apply_torch_threads() -> str | None:
-    """Set torch's thread count from ``UAP_TORCH_THREADS`` (unset: :data:`SERVER_THREADS`); return the
-    problem as a sentence when the setting is malformed."""
-    try:
-        threads = env_int(THREADS_ENV)
-    except ValueError as error:
-        torch.set_num_threads(SERVER_THREADS)
-        return f"{error}; using {SERVER_THREADS} thread instead"
-    torch.set_num_threads(threads or SERVER_THREADS)
-    return None
-
-
-apply_torch_threads()  # once per process, as soon as the app needs torch; pages name a problem (uap_app.page)
+torch.set_num_threads(torch_threads()[0])  # once per process, as soon as the app needs torch; pages name a problem
 
 
 @lru_cache(maxsize=len(MODEL_NAMES) + 2)

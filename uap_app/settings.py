@@ -64,6 +64,11 @@ class LiveSettings:
         return query if self.target_name else {name: text for name, text in query.items() if name != "target"}
 
 
+def format_size(value: float, p: float) -> str:
+    """A perturbation size as text; for ℓ∞ also in /255 grey levels (0.2 -> "0.200 = 51/255")."""
+    return f"{value:.3f} = {value * 255:.0f}/255" if math.isinf(p) else f"{value:.2f}"
+
+
 def _text(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 

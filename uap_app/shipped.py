@@ -1,7 +1,7 @@
 """Where the perturbation the app ships lives: the home page's, made by
 `python -m uap_core run --algorithm fast --out uap_core/results/home` (see its metrics.json).
 
-Plain paths, no torch: the home page shows this run's numbers and picture before torch is loaded.
+Plain paths, no torch: the home page shows this run's numbers and picture before torch is loaded. No Streamlit here.
 """
 
 from pathlib import Path

@@ -7,7 +7,7 @@ stop, then waits for them all, within :data:`EXIT_WAIT_S` in all. Stopping every
 matters: a thread that only finishes (the warm-up, at the lowest priority) would otherwise wait for the cores that a
 run still holds.
 
-Pure Python: no Streamlit here.
+Pure Python: No Streamlit here.
 """
 
 from __future__ import annotations

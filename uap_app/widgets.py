@@ -6,7 +6,6 @@ frame and ✗, one that kept its label a green frame and ✓.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,11 +73,6 @@ def prediction_rows(net: nn.Module, images: torch.Tensor, v: torch.Tensor) -> No
         ],
     )
     st.caption(f"{sum(fooled)} of {len(fooled)} shown images are fooled (red frame, ✗): their label changed.")
-
-
-def format_size(value: float, p: float) -> str:
-    """A perturbation size as text; for ℓ∞ also in /255 grey levels (0.2 -> "0.200 = 51/255")."""
-    return f"{value:.3f} = {value * 255:.0f}/255" if math.isinf(p) else f"{value:.2f}"
 
 
 def metric_cards(result: Evaluation) -> None:

@@ -62,15 +62,18 @@ def wait_until_serving(server: Server) -> None:
 
 
 @contextmanager
-def streamlit_process() -> Iterator[Server]:
-    """`streamlit run app.py` on a free localhost port, serving once this yields; stopped (if it still runs) after."""
+def streamlit_process(python: str = sys.executable, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`streamlit run app.py` run by ``python`` on a free localhost port, serving once this yields; stopped (if it
+    still runs) after. ``env``: environment variables to set for the server, beyond this process's own."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+    command = [python, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
                str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="uap-server-") as folder:
         log = Path(folder) / "server.log"
         with log.open("w") as sink:
-            process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=sink, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=sink, stderr=subprocess.STDOUT
+            )
         server = Server(process, f"http://127.0.0.1:{port}", log)
         try:
             wait_until_serving(server)
@@ -86,9 +89,10 @@ def streamlit_process() -> Iterator[Server]:
 
 
 @contextmanager
-def streamlit_server() -> Iterator[str]:
-    """`streamlit run app.py` on a free localhost port; yields its URL and stops it afterwards."""
-    with streamlit_process() as server:
+def streamlit_server(env: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free localhost port (``env``: variables to set for it); yields its URL and stops it
+    afterwards."""
+    with streamlit_process(env=env) as server:
         yield server.url
 
 

@@ -1,0 +1,15 @@
+"""This session's live controller, wired to the server's job service and the work of a live run: the Streamlit side
+of :mod:`uap_app.live_controller`."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .live import run_live
+from .live_controller import LiveController
+from .server import job_budget_s, jobs, watcher
+
+
+def live_controller() -> LiveController:
+    """The live page's controller for the session whose script run calls this."""
+    return LiveController(st.session_state, jobs(), watcher(), run_live, job_budget_s()[0])
