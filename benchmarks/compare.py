@@ -14,7 +14,7 @@ Same model (convnet), same 500 Fashion-MNIST training images, ℓ∞ ξ = 0.2, �
     and targeted ``paper`` alternated three times, and whether ``fast`` computes the same v.
 
     pip install -r benchmarks/requirements.txt
-    UAP_DATA_DIR=../shared/data python -m benchmarks.compare [--skip-art] [--baseline REV] [--out FILE]
+    UAP_DATA_DIR=/path/to/data python -m benchmarks.compare [--skip-art] [--baseline REV] [--out FILE]
     python -m benchmarks.compare --table benchmarks/results.json    # the Markdown table of a saved run
 
 Writes the figures as JSON, each target beside its measurement, and docs/benchmarks.md made from it.
@@ -151,7 +151,7 @@ def run_art(model, train, test) -> dict:
 
 
 # Runs the command given as its arguments and prints the peak resident set (KiB) of its children:
-# a fresh process per measurement, so no earlier child's peak can mask this one's.
+# a fresh process per measurement, so no other child's peak can mask this one's.
 _PEAK_OF_CHILD = (
     "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"

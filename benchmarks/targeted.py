@@ -9,7 +9,7 @@ never to stop a run early. For each of the 10 target classes:
 Measured: the targeted success rate on the 4,443 test images (share of the images not predicted k
 when clean that are predicted k under clip(x + v)), on the training images, and seconds.
 
-    UAP_DATA_DIR=../shared/data python -m benchmarks.targeted [--paper-passes 1] [--out benchmarks/targeted.json]
+    UAP_DATA_DIR=/path/to/data python -m benchmarks.targeted [--paper-passes 1] [--out benchmarks/targeted.json]
 
 Writes the figures as JSON and docs/targeted.md made from it.
 """

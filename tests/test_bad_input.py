@@ -448,12 +448,14 @@ def test_bad_settings_are_refused_alike_everywhere(model, capsys, tmp_path, name
     assert status == 2 and message in err and not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_cli_as_a_process_exits_2_with_one_error_line(tmp_path):
     done = cli("run", "--out", str(tmp_path), "--xi", "True")
     assert done.returncode == 2 and "argument --xi: value must be a finite number > 0, got 'True'" in done.stderr
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_cli_missing_data_exits_cleanly(tmp_path):
     # A data folder that cannot exist (below a file): no download can be attempted, with or without network.
     (tmp_path / "file").write_text("")

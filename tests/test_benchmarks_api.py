@@ -24,7 +24,9 @@ def private_names(source: str) -> list[str]:
                     found += [alias.name] if any(p.startswith("_") for p in alias.name.split(".")) else []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
-            found += [f"{node.value.id}.{node.attr}"] if node.attr.startswith("_") and node.attr != "__version__" else []
+            found += (
+                [f"{node.value.id}.{node.attr}"] if node.attr.startswith("_") and node.attr != "__version__" else []
+            )
     return found
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from uap_core.files import load_perturbation
@@ -15,6 +16,7 @@ REQUIRED = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_run_writes_perturbation_picture_and_metrics(tmp_path, test_set):
     out = tmp_path / "run"
     done = subprocess.run(

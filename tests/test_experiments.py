@@ -1,5 +1,6 @@
 """The paper's findings as experiments: small real runs, stop requests, bad settings, the CLI, the shipped results."""
 
+import contextlib
 import itertools
 import json
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from uap_core import deepfool, fooling_rate, load_model, random_fooling_rate, universal_perturbation
+from uap_core import CLASS_NAMES, deepfool, fooling_rate, load_model, random_fooling_rate, universal_perturbation
 from uap_core.experiments import EXPERIMENTS, common, figure, load_result, result_path
 from uap_core.experiments.figures import diversity_perturbations_figure
 from uap_core.experiments.geometry import normals
@@ -178,13 +179,71 @@ def test_finetune_never_touches_the_shared_model_data_or_generator(results):
     assert r.clean_accuracy == results["finetune"].clean_accuracy  # seeded: the same run twice
 
 
+def _flat(values) -> list[float]:
+    """Nested lists or arrays of numbers as one flat list of floats."""
+    if isinstance(values, (list, tuple)) or hasattr(values, "tolist"):
+        items = values.tolist() if hasattr(values, "tolist") else values
+        return [x for item in items for x in _flat(item)]
+    return [float(values)]
+
+
+def _geometry_bars(r) -> list[float]:
+    """The geometry figure's bars: each subspace, then the whole space once it was measured."""
+    whole = [] if r.whole_space_fooling_rate is None else [r.whole_space_fooling_rate]
+    return [*r.subspace_fooling_rates, *whole]
+
+
+# The series each experiment's figure must draw, straight from the result's fields.
+SERIES = {
+    "sample_size": lambda r: [r.mean, r.random_mean, *map(list, zip(*r.fooling_rates, strict=True))],
+    "random_noise": lambda r: [*r.fooling_rates, *r.random_fooling_rates, *r.sweep_fooling_rates,
+                               *r.sweep_random_fooling_rates],
+    "dominant_labels": lambda r: [_flat(flow) for flow in r.flows],  # the counts written in the cells
+    "diversity": lambda r: [_flat(r.cosine)],
+    "transfer": lambda r: [_flat(r.fooling_rates)],
+    "geometry": lambda r: [r.normal_singular_values, r.random_singular_values, r.masked_singular_values,
+                           _geometry_bars(r)],
+    "finetune": lambda r: [r.clean_accuracy, r.fooling_rates, r.previous_fooling_rates],
+}  # fmt: skip
+
+
+def drawn_series(fig) -> list[list[float]]:
+    """Every numeric y, z and cell text of the figure's traces, each flattened."""
+    series = []
+    for trace in fig.data:
+        for name in ("y", "z", "text"):
+            values = getattr(trace, name, None)
+            if values is not None and not isinstance(values, str):
+                with contextlib.suppress(TypeError, ValueError):  # text labels such as "66%" are not series
+                    series.append(_flat(values))
+    return series
+
+
+def assert_figure_draws(r) -> None:
+    fig = figure(r)
+    assert fig.layout.title.text, "the figure has no title"
+    drawn = drawn_series(fig)
+    for expected in SERIES[r.NAME](r):
+        if expected:
+            assert any(series == pytest.approx(expected) for series in drawn), f"{expected} is not drawn"
+
+
 @pytest.mark.parametrize("name", list(SMALL))
 def test_round_trip_and_figure(results, name):
     r = results[name]
     data = json.loads(r.to_json())
     again = type(r).from_dict(data)
-    assert again.to_dict() == r.to_dict() and data["experiment"] == name
-    assert "s" in r.caption() and len(figure(r).data) > 0
+    assert again == type(r).from_dict(r.to_dict()) and again.to_dict() == r.to_dict() and data["experiment"] == name
+    assert again.caption_parts() == r.caption_parts() and r.caption().endswith(f"· {r.seconds:.0f} s")
+    assert f"tested on {N_TEST} test images" in r.caption()
+    assert_figure_draws(r)
+
+
+def test_dominant_labels_figure_titles_carry_the_top_classes(results):
+    r = results["dominant_labels"]
+    titles = [annotation.text for annotation in figure(r).layout.annotations]
+    for title, top, top1, top2 in zip(titles, r.top_classes, r.top1_share, r.top2_share, strict=False):
+        assert CLASS_NAMES[top[0]] in title and f"{top1:.0%}" in title and f"{top2:.0%}" in title
 
 
 def test_diversity_perturbations_figure(results):
@@ -195,9 +254,10 @@ def test_diversity_perturbations_figure(results):
 def test_stop_at_the_first_report_gives_a_partial_result(name):
     calls = []
     r = EXPERIMENTS[name].run(**SMALL[name], n_test=N_TEST, progress=lambda f, m: calls.append(m) or True)
-    assert not r.complete and len(calls) == 1 and "stopped early" in r.caption()
-    type(r).from_dict(r.to_dict())  # a partial result still stores and loads
-    figure(r)
+    assert not r.complete and len(calls) == 1 and r.caption().endswith("stopped early: partial result")
+    again = type(r).from_dict(json.loads(r.to_json()))  # a partial result still stores and loads
+    assert not again.complete and again.to_dict() == r.to_dict()
+    assert_figure_draws(again)
 
 
 def test_stop_midway_keeps_the_finished_points():
@@ -228,6 +288,7 @@ def test_bad_settings_raise_before_computing(name, settings):
         EXPERIMENTS[name].run(**settings, progress=_never_called)
 
 
+@pytest.mark.slow
 def test_cli_writes_result_and_figure(tmp_path):
     out = tmp_path / "transfer"
     args = ["experiment", "transfer", "--models", "lenet", "mlp", "--n-train", "40", "--max-passes", "1",
@@ -241,6 +302,7 @@ def test_cli_writes_result_and_figure(tmp_path):
     assert "plotly" in html and "Transfer between models" in html
 
 
+@pytest.mark.slow
 def test_cli_bad_settings_exit_2(tmp_path):
     args = ["experiment", "geometry", "--dims", "0", "--out", str(tmp_path / "g")]
     done = subprocess.run([sys.executable, "-m", "uap_core", *args], capture_output=True, text=True, timeout=300)
@@ -252,4 +314,9 @@ def test_shipped_result_loads_and_draws(name):
     assert result_path(name).stat().st_size < 200_000
     r = load_result(name)
     assert r.complete and r.command.startswith(f"python -m uap_core experiment {name}")
-    assert r.caption() and len(figure(r).data) > 0
+    models = [r.model] if getattr(r, "model", None) else r.models
+    assert all(model in r.caption() for model in models)
+    assert f"{r.seconds:.0f} s" in r.caption() and "stopped early" not in r.caption()
+    assert type(r).from_dict(json.loads(result_path(name).read_text())).to_dict() == r.to_dict()
+    if name in SERIES:
+        assert_figure_draws(r)

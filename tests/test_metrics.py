@@ -1,4 +1,4 @@
-"""Fooling rate, accuracy, random baseline and class flow on a classifier whose answers we know."""
+"""Fooling rate, accuracy, random baseline and class flow on a classifier whose answers are known."""
 
 import math
 

@@ -56,6 +56,7 @@ def test_model_cards_say_how_each_model_was_trained():
     assert plain["test_accuracy"] >= 0.90 and plain["parameters"] == model_card("convnet")["parameters"]
 
 
+@pytest.mark.slow
 def test_noise_training_is_what_makes_random_noise_harmless(test_set):
     """What the "Not just noise" page says: random sign noise of ℓ∞ 0.1 fools the convnet trained without
     noise many times more often than the same convnet trained with it."""
@@ -69,8 +70,9 @@ def test_default_model_reaches_85_percent(model, test_set):
     assert accuracy(model, test_set.images, test_set.labels) >= 0.85
 
 
-# Algorithm 1 takes about 8 s a pass on 2 cores, and after two passes it already fools several times more test
-# images than noise (README, Benchmark: 0.458 after one pass, noise 0.125); `fast` gets the benchmark's 5 passes.
+# Two passes of Algorithm 1 already fool several times more test images than noise (docs/benchmarks.md); `fast` gets
+# the benchmark's 5 passes.
+@pytest.mark.slow
 @pytest.mark.parametrize(("algorithm", "passes"), [("paper", 2), ("fast", 5)])
 def test_universal_perturbation_beats_random_noise_twice_over(model, train_set, test_set, algorithm, passes):
     images = train_set.subset(500, seed=0).images

@@ -176,6 +176,7 @@ def test_cli_bad_targets_exit_with_status_2(tmp_path, capsys, target, detail):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_cli_targeted_run_writes_the_targeted_figures(tmp_path):
     out = tmp_path / "run"
     done = subprocess.run(

@@ -5,28 +5,23 @@ session goes on working afterwards (the next good file is shown again).
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+import support.apptest
 import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from upload_files import bomb_png, encode, npy, photo_of, pickled_npy, raw_pickle
 
 from uap_app.current import SHIPPED_PERTURBATION
-from uap_app.resources import RANDOM_TRIALS
 from uap_core import CLASS_NAMES, evaluate, fooling_rate, load_model, predict
 from uap_core.files import MAX_NPY_BYTES, load_perturbation
 from uap_core.photo import photo_to_input
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 120
-
 
 def open_page(page: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    app.switch_page(page).run()
+    app = support.apptest.open_page(page)
     assert not app.exception
     return app
 
@@ -101,6 +96,8 @@ def cards(app: AppTest) -> dict[str, str]:
 def test_perturbation_file_is_judged_on_any_model(shipped_npy, test_set):
     """The shipped (convnet) perturbation judged on the mlp and the lenet; references from plain uap_core calls.
     (The convnet is left out only because it is the slowest to evaluate on all test images.)"""
+    from uap_app.resources import RANDOM_TRIALS  # imported by the test, not the module: it sets torch's threads
+
     app = open_page("app_pages/inspect_perturbation.py")
     assert app.info and not app.metric
     app.selectbox(key="npy_model").set_value("mlp").run()

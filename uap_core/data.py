@@ -2,7 +2,7 @@
 
 Where the data lives: the directory named by the environment variable ``UAP_DATA_DIR``,
 else a per-user cache directory. torchvision downloads the data there when it is missing;
-where that is impossible (no network) a :class:`DataUnavailableError` says where we looked.
+where that is impossible (no network) a :class:`DataUnavailableError` says where it looked.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ one forward and one backward pass. That repeats the forward pass k - 1 times for
 piecewise-linear pieces (which ReLUs are on, which pixel each max-pool picked) are the same for every
 copy. A trace runs the forward pass once, keeping those pieces, and :meth:`Trace.gradients` then pulls
 all k - 1 cotangents back through the layers in one batch. On the default convnet, one DeepFool step for
-one image drops from 9 forward + 9 backward image passes to 1 forward + 9 backward (see README,
-Benchmark). The gradients are the ones autograd computes (tests/test_linearise.py compares them).
+one image drops from 9 forward + 9 backward image passes to 1 forward + 9 backward (timings:
+docs/benchmarks.md). The gradients are the ones autograd computes (tests/test_linearise.py compares them).
 
 :func:`tracer` prepares a model once (each layer's kind, the weights its adjoint needs) and returns a
 function that traces a batch; an attack that runs the model thousands of times on one image keeps that

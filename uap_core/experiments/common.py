@@ -54,7 +54,7 @@ class Run:
         return time.perf_counter() - self._start - self._outside
 
     def report(self, fraction: float, message: str) -> None:
-        """Tell the caller how far we are (0 to 1); raises :class:`_Stop` when it answers True."""
+        """Tell the caller how far the run is (0 to 1); raises :class:`_Stop` when it answers True."""
         if self._progress is not None:
             began = time.perf_counter()
             answer = self._progress(min(max(float(fraction), 0.0), 1.0), message)
