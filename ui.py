@@ -2,7 +2,7 @@
 
 Every page reaches the app's code this way and no other. Each name is loaded from its module the first time a page
 uses it (a module ``__getattr__``, PEP 562): the home page's top reads ``ui.SHIPPED_PICTURE`` without loading torch,
-so on a freshly started server its first picture reaches the screen while torch still loads (about 3 s here).
+so on a freshly started server its first picture reaches the screen while torch still loads (docs/architecture.md).
 Only names some page uses are here (``tests/test_layers.py`` checks it).
 """
 

@@ -1,7 +1,7 @@
 """Home page: what a universal adversarial perturbation is, shown at once with a perturbation the project ships.
 
 The top of the page (text, the shipped run's numbers and its pattern as a picture) reads only files and needs
-no torch, so on a freshly started server it is on screen while torch loads (about 3 s here) for the eight
+no torch, so on a freshly started server it is on screen while torch loads (docs/architecture.md) for the eight
 examples below it.
 """
 

@@ -1,7 +1,7 @@
 """What the jobs a visitor can start cost: seconds of one core for live runs with the page's settings and for each
 findings page's recompute, as the server computes them (torch on one thread). The figures behind the job budget.
 
-    flock /tmp/heavy.lock python -m benchmarks.job_costs [--cap 90] [--out benchmarks/job_costs.json]
+    python -m benchmarks.job_costs [--cap 90] [--out benchmarks/job_costs.json]
 
 A run still going after ``--cap`` seconds is stopped there; its total is extrapolated from the fraction it reached.
 """

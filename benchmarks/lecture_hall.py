@@ -1,8 +1,8 @@
 """The lecture hall: one `streamlit run app.py` server on loopback, many real Chromium sessions at 1280 x 720.
 
-    flock /tmp/heavy.lock python -m benchmarks.lecture_hall --python /tmp/cpu-venv/bin/python [--box] [SCENARIO ...]
+    python -m benchmarks.lecture_hall --python CPU_VENV/bin/python [--box] [SCENARIO ...]
 
-``--python`` runs the server (the CPU build of torch, as deployed: see README "Lecture hall"); this script drives
+``--python`` runs the server (the CPU build of torch, as deployed: see docs/lecture-hall.md); this script drives
 Debian's Chromium through Playwright (one browser, one context per visitor), with the server harness the browser
 tests use (tests/support/browser.py). Scenarios (all when none is named), each on a fresh server so that nobody is
 served a result another scenario cached, and each a few minutes on 2 cores:

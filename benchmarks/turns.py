@@ -1,7 +1,7 @@
 """Turn-taking measured in one process, without a browser: the heaviest run the live page offers is in flight, and
 3 s later a run with the page's defaults starts; how long the default run takes, for several quanta.
 
-    flock /tmp/heavy.lock python -m benchmarks.turns [--quanta 0.05 0.2 1] [--budget 30] [--out FILE]
+    python -m benchmarks.turns [--quanta 0.05 0.2 1] [--budget 30] [--out FILE]
 
 The server's settings otherwise (torch on one thread, one slot, the job service of uap_app.jobs with the live run's
 work). A quantum of ``inf`` is the schedule without turns: the default run waits for the heavy one's whole budget.

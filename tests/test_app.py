@@ -23,7 +23,7 @@ def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
 
 
 def wait_for_result(app: AppTest) -> AppTest:
-    """Rerun the page (as its live panel does twice a second) until the server's run has given a result."""
+    """Rerun the page (as its live panel does at every look) until the server's run has given a result."""
     deadline = time.monotonic() + TIMEOUT
     while not app.metric:
         assert not app.exception and not app.error, (app.exception, app.error)

@@ -1,8 +1,7 @@
 """The live fooling-rate chart as one block of HTML and SVG, drawn by the run's thread once per progress report.
 
-Every watcher's browser only inserts it. An interactive Plotly chart re-laid out by each of thirty browsers at
-every look cost them about 60% of their CPU in the lecture-hall test (README, *Lecture hall*), time the run
-itself then lacked on a shared machine. No Streamlit here.
+Every watcher's browser only inserts it: an interactive chart re-laid out by every browser at every look costs the
+browsers most of their CPU (docs/design/svg-chart.md). No Streamlit here.
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ glibc gives threads their own malloc arenas, and this server computes in many th
 its view thread, every page's script thread. By default glibc raises two thresholds as the program frees big
 blocks: the size from which a block gets its own mapping (returned to the system when freed) up to 32 MB, and
 the free space an arena keeps at its top up to 64 MB. ``malloc_trim`` hands back free pages inside the arenas
-but only the main arena's top. So the tops of the other arenas kept what the runs had freed: over 20 runs at
-8,000 training images the server grew by 49 to 273 MB, with 135-185 MB in use throughout. With both thresholds
-fixed (below), the same 20 runs grew by 1 to 13 MB, with no slower runs (README, *Lecture hall*).
+but only the main arena's top, so the other arenas' tops keep what the runs freed; with both thresholds fixed
+(below) the server's memory stays flat over many runs (docs/design/allocator.md).
 No Streamlit and no torch here.
 """
 

@@ -1,7 +1,7 @@
 """What app.py puts on every page before the page's own code: the page-wide style, the checks of the settings the
 environment gives, and leaving the jobs of the session's other pages. Nothing here imports torch unless it is loaded
 already or ``UAP_TORCH_THREADS`` is given: on a freshly started server the home page's first picture then reaches
-the screen while torch is still loading (about 3 s here).
+the screen while torch is still loading (docs/architecture.md).
 """
 
 from __future__ import annotations
