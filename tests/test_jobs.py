@@ -125,15 +125,20 @@ def test_turns_go_first_come_first_served_and_pass_after_the_quantum():
     assert not turns.should_pass("a", now=9.0, quantum=0.2)  # nobody waits: it keeps its turn
 
 
+def long_then_short(service, work):
+    """The long job in flight and paused after its first steps, then the short one requested beside it."""
+    long = service.request("long", "alice", work, BIG)
+    assert work.paused.wait(WAIT_S)
+    return long, service.request("short", "bob", work, BIG)
+
+
 def test_a_short_job_finishes_while_a_long_one_is_in_flight_in_about_the_expected_turns():
     clock = FakeClock()
     # 1,000 steps of 50 ms (50 s) against 40 (2 s); the long one pauses after 10 steps so the short one joins it.
     work = Steps(clock, {"long": 1000, "short": 40}, pause_after={"long": 10})
     service = JobService(slots=1, places=4, quantum=0.2, watcher_timeout=BIG, clock=clock)
     try:
-        long = service.request("long", "alice", work, BIG)
-        assert work.paused.wait(WAIT_S)
-        short = service.request("short", "bob", work, BIG)
+        long, short = long_then_short(service, work)
         assert short.state == RUNNING  # in flight at once: a place was free
         started = clock()
         work.resume.set()
@@ -156,9 +161,7 @@ def test_without_turns_the_short_job_would_wait_for_the_whole_long_one():
     work = Steps(clock, {"long": 200, "short": 40}, pause_after={"long": 10})
     service = JobService(slots=1, places=4, quantum=1e9, watcher_timeout=BIG, clock=clock)
     try:
-        service.request("long", "alice", work, BIG)
-        assert work.paused.wait(WAIT_S)
-        short = service.request("short", "bob", work, BIG)
+        _, short = long_then_short(service, work)
         started = clock()
         work.resume.set()
         eventually(lambda: short.state == DONE)
@@ -205,9 +208,7 @@ def test_a_job_waiting_for_its_turn_stops_at_once_when_its_watcher_leaves():
     work = Steps(clock, {"long": 1000, "short": 40}, pause_after={"long": 10})
     service = JobService(slots=1, places=2, quantum=0.2, watcher_timeout=BIG, clock=clock)
     try:
-        long = service.request("long", "alice", work, BIG)
-        assert work.paused.wait(WAIT_S)
-        short = service.request("short", "bob", work, BIG)
+        long, short = long_then_short(service, work)
         service.leave(short, "bob")  # it waits for its first turn: no turn is spent on it
         eventually(lambda: short.state == STOPPED)
         assert short.reason == LEFT and short.version == 0 and service.in_flight() == 1
