@@ -23,7 +23,7 @@ from .metrics import (
     predict,
     random_fooling_rate,
 )
-from .models import DEFAULT_MODEL, MODEL_NAMES, build_model, load_model, model_card
+from .models import DEFAULT_MODEL, DEFENDED_MODEL, MODEL_NAMES, build_model, load_model, model_card
 from .norms import parse_norm, project, random_perturbation, rescale
 from .objectives import Targeted, Untargeted, parse_target, targeted_success_rate
 from .settings import ALGORITHMS, DEFAULT_XI, UAPSettings
@@ -35,6 +35,7 @@ __all__ = [
     "CLASS_NAMES",
     "DEFAULT_MODEL",
     "DEFAULT_XI",
+    "DEFENDED_MODEL",
     "ITERATES",
     "MODEL_NAMES",
     "DataUnavailableError",

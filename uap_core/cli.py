@@ -39,7 +39,9 @@ def _train(args: argparse.Namespace) -> None:
         model, report = train(args.model, train_set, test_set, args.epochs, args.batch_size, args.lr, args.seed,
                                   args.noise, on_epoch, args.uat_step)  # fmt: skip
     path = save_weights(model, report, Path(args.out), "python -m uap_core " + shlex.join(args.argv))
-    how = f" with {report.method} (ℓ∞ ξ = {report.uat_xi:g}, δ step {report.uat_step:g})" if report.uat_xi else ""
+    start = f", starting from {report.uat_start}" if report.uat_start else ""
+    adversary = f"ℓ∞ ξ = {report.uat_xi:g}, δ step {report.uat_step:g}{start}"
+    how = f" with {report.method} ({adversary})" if report.uat_xi else ""
     print(
         f"{args.model}: test accuracy {report.test_accuracy:.4f} on {report.test_images} images, "
         f"trained on {report.train_images} images{how} in {report.seconds:.0f} s -> {path}"

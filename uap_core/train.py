@@ -20,7 +20,7 @@ from torch import nn
 from .checks import check_positive_int
 from .data import Dataset
 from .metrics import accuracy
-from .models import WEIGHTS_DIR, build_model, count_parameters, freeze, model_spec
+from .models import WEIGHTS_DIR, build_model, count_parameters, freeze, model_spec, weights_path
 from .uat import METHOD as UAT_METHOD
 from .uat import UATOptions
 from .uat import uat_step as universal_adversarial_step  # the name uat_step is train()'s option
@@ -42,6 +42,7 @@ class TrainReport:
     method: str = "natural training"  # or universal adversarial training (uap_core.uat)
     uat_xi: float | None = None  # ℓ∞ radius of the universal perturbation trained against (pixel units)
     uat_step: float | None = None  # that perturbation's sign step per mini-batch (pixel units)
+    uat_start: str | None = None  # the shipped model whose weights the training started from (None: fresh weights)
 
 
 def augment(images: torch.Tensor, generator: torch.Generator, noise: float = 0.0) -> torch.Tensor:
@@ -123,6 +124,8 @@ def train(
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, without reseeding the caller's generator
         torch.manual_seed(seed)
         model = build_model(name)
+    if adversary is not None and adversary.start is not None:  # universal adversarial fine-tuning of a trained model
+        model.load_state_dict(torch.load(weights_path(adversary.start), map_location="cpu", weights_only=True))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     steps_per_epoch = -(-len(train_set) // batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
@@ -163,7 +166,8 @@ def train(
         description=spec.description,
     )
     if adversary is not None:
-        report = replace(report, method=UAT_METHOD, uat_xi=adversary.xi, uat_step=adversary.delta_step)
+        report = replace(report, method=UAT_METHOD, uat_xi=adversary.xi, uat_step=adversary.delta_step,
+                         uat_start=adversary.start)  # fmt: skip
     return model, report
 
 
@@ -174,7 +178,7 @@ def _adversary(name: str, uat: UATOptions | None, step: float | None) -> UATOpti
         return uat
     if uat is None:
         raise ValueError(f"uat_step applies to a model trained with universal adversarial training, not {name!r}")
-    return UATOptions(uat.xi, step)
+    return UATOptions(uat.xi, step, uat.start)
 
 
 def save_weights(model: nn.Module, report: TrainReport, directory: Path = WEIGHTS_DIR, command: str = "") -> Path:

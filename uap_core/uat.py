@@ -34,10 +34,14 @@ class UATOptions:
     None takes ξ / 10 (:meth:`delta_step`), so that δ crosses its ball from one face to the other (2ξ) in 20
     batches, about a third of an epoch on the 8,226 training images: quick enough to follow the weights, which
     change little per batch, and small enough that one noisy batch gradient moves it by a tenth of ξ only.
+    ``start``: the shipped model (same architecture) whose trained weights the training starts from; None starts
+    from fresh weights. Starting from the naturally trained network keeps more of its clean accuracy than training
+    from scratch, for more robustness (docs/defence.md).
     """
 
     xi: float
     step: float | None = None
+    start: str | None = None
 
     def __post_init__(self) -> None:
         check_xi(self.xi, "uat xi")

@@ -30,14 +30,13 @@ from torch import nn
 from ..checks import check_choice, check_distinct, check_int_list, check_positive_int
 from ..deepfool import deepfool
 from ..metrics import accuracy
-from ..models import DEFAULT_MODEL, load_model, model_card
+from ..models import DEFAULT_MODEL, DEFENDED_MODEL, load_model, model_card
 from ..norms import norm_label, parse_norm
 from ..settings import ALGORITHMS, UAPSettings
 from .common import ExperimentResult, Judge, Progress, Run, check_count, check_models, rounded, test_data, train_images
 from .finetune import FinetuneResult
 
 FINETUNE_RESULT = Path(__file__).resolve().parents[1] / "results" / "finetune" / "result.json"
-DEFENDED_MODEL = "convnet_uat"
 TARGET_RATIO = 0.5  # the defended model's fresh-UAP fooling rate over the undefended model's, at most
 CHUNK = 50  # DeepFool images between two progress reports
 # Rough cost of one image visit, for the progress bar only: a paper pass runs DeepFool on each image it does not

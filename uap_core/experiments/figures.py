@@ -227,7 +227,9 @@ def defence_figure(result: DefenceResult) -> go.Figure:
     fast = result.algorithms.index("fast") if "fast" in result.algorithms else 0
     uat_rate, own_rate = result.mean(fast, 1, 1), result.mean(fast, 0, 0)
     seconds = result.training_seconds
-    trained = f"<br>trained in {seconds[1]:.0f} s<br>({undefended}: {seconds[0]:.0f} s)" if None not in seconds else ""
+    trained = ""
+    if None not in seconds:
+        trained = f"<br>{seconds[1]:.0f} s of training<br>(on top of {undefended}'s {seconds[0]:.0f} s)"
     tuning = f"fine-tuning, {rounds} rounds<br>(UAPs: ≤ {result.finetune_max_passes} passes)"
     defences = ["no defence", tuning, f"universal adversarial<br>training{trained}"]
     rates = [own_rate, result.finetune_fooling_rates[-1], uat_rate]
