@@ -113,6 +113,16 @@ def live_test(model_name: str, root: str) -> LiveTest:
     return LiveTest(test, clean, shown, tuple(png_data_uri(test.images[i]) for i in shown))
 
 
+@lru_cache(maxsize=1)
+def view_drawer() -> ThreadPoolExecutor:
+    """The one thread that draws the views of every run, created with the first run and ended as the process ends.
+    One for all runs rather than one per run: each thread that runs the model keeps its own malloc arena, and the
+    runs in flight would otherwise each hold one more (docs/design/allocator.md)."""
+    drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uap-view")
+    finish_at_exit(lambda _: drawer.shutdown(wait=True, cancel_futures=True))
+    return drawer
+
+
 @lru_cache(maxsize=len(MODEL_NAMES))
 def prepare(model_name: str) -> None:
     """What the first run of ``model_name`` would otherwise do before its first report (the clean predictions
@@ -191,10 +201,11 @@ def _search_and_draw(job: Job) -> None:
     n = len(train)
     options = settings.algorithm_options()
     # The views (the live test images through the model, the strip's PNGs) are drawn by a second thread while
-    # the search goes on: with torch on one thread each, a lone run then uses both cores. At most one view is
-    # pending, so the views stay in order and every report still gets its point on the curve.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="uap-view") as drawer:
-        drawn = None
+    # the search goes on: with torch on one thread each, a lone run then uses both cores. At most one view per run
+    # is pending, so its views stay in order and every report still gets its point on the curve.
+    drawer = view_drawer()
+    drawn = None
+    try:
         for snapshot in iter_universal_perturbation(net, train.images, **options, should_stop=job.checkpoint):
             record = snapshot.history[-1]
             fraction = (record.pass_index - 1 + record.images_seen / n) / settings.max_passes
@@ -215,6 +226,7 @@ def _search_and_draw(job: Job) -> None:
             if drawn is not None:
                 drawn.result()  # the previous view is out (or its error is raised here)
             drawn = drawer.submit(draw, snapshot, fraction, message)
+    finally:  # the run ends with its last view drawn (or its error raised here)
         if drawn is not None:
             drawn.result()
 

@@ -26,9 +26,9 @@ from .checks import (
 from .norms import lp_norm, parse_norm, random_perturbation
 from .objectives import parse_target, targeted_success_rate
 
-# Evaluation batch: on CPU, batches of a few hundred 28x28 images stay in cache and run about 1.7x
-# faster per image than batches of 1,000 (measured on 2 cores); it also bounds memory.
-EVAL_BATCH = 250
+# Evaluation batch: on CPU, 100 images run as fast per image as 250 and faster than 500 or 1,000, with a fifth of
+# the activations held at once; a server evaluates in several threads at a time (docs/design/allocator.md).
+EVAL_BATCH = 100
 
 
 def _check(model: nn.Module | None, images: object, v: object, v_required: bool = False) -> None:
