@@ -33,8 +33,8 @@ SLOW_TESTS = {
     "test_uat": {"test_defence_command_line_writes_its_result"},
 }
 
-# torch's thread count when the tests start. The app's resources module sets it process-wide when imported (the
-# server runs torch on one thread); every test starts and ends with this count again.
+# torch's thread count when the tests start. The app sets it process-wide as it first loads a model or the data (the
+# server runs torch on one thread), also when AppTest renders a page here; every test starts and ends with this count.
 TORCH_THREADS = torch.get_num_threads()
 
 

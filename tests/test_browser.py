@@ -6,22 +6,20 @@ Several sessions are separate browser contexts (separate cookies and Streamlit s
 """
 
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from support.browser import (
-    ROOT,
+    OUTPUT,
     RUN_TIMEOUT_MS,
     chromium,
     new_session,
     open_live,
+    screenshot,
     start_slow_run,
     streamlit_server,
     wait_for_app,
 )
-
-OUTPUT = ROOT / "test-output"
 
 
 @pytest.fixture(scope="module")
@@ -43,23 +41,6 @@ def browser():
 def page(browser):
     """A Chromium page sized like a large screen (1600 x 1000), shared by the page-by-page tests."""
     return new_session(browser)
-
-
-def screenshot(page: Page, name: str) -> Path:
-    """Save a screenshot of the whole page as test-output/<name>.png and return its path.
-
-    Streamlit scrolls inside its main container, not the document, so the window is made as tall
-    as that content for the picture and then put back.
-    """
-    OUTPUT.mkdir(exist_ok=True)
-    path = OUTPUT / f"{name}.png"
-    viewport = page.viewport_size
-    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], height)})
-    page.wait_for_timeout(1000)  # let the charts redraw at the new size
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(viewport)
-    return path
 
 
 def set_slider_to_minimum(page: Page, label: str) -> None:

@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 from support.browser import (
-    ROOT,
+    OUTPUT,
     RUN_TIMEOUT_MS,
     chromium,
     new_session,
@@ -19,7 +19,6 @@ from support.browser import (
     wait_for_app,
 )
 
-OUTPUT = ROOT / "test-output"
 BUDGET_S = 20  # long enough for a default run to finish beside the heavy one, short enough to wait for
 HEAVIEST = "algorithm=paper&n_train=8000&max_passes=10&delta=0.05"  # the page's maxima and its smallest δ
 METRICS = '[data-testid="stMetric"]'

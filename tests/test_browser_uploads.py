@@ -4,7 +4,7 @@ all uploaded through the real file input of one `streamlit run app.py` server. S
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_browser import RUN_TIMEOUT_MS, chromium, new_session, screenshot, streamlit_server, wait_for_app
+from support.browser import RUN_TIMEOUT_MS, chromium, new_session, screenshot, streamlit_server, wait_for_app
 from upload_files import bomb_png, photo_of, pickled_npy
 
 from uap_app.current import SHIPPED_PERTURBATION

@@ -140,3 +140,19 @@ def test_ui_re_exports_exactly_what_the_pages_use_and_nothing_private():
     assert not [name for name in ui.__all__ if name.startswith("_")]
     for name in ui.__all__:
         getattr(ui, name)  # every name resolves
+
+
+def test_importing_the_app_leaves_torchs_threads_alone():
+    """Only the app's first use of a model or the data sets torch's threads (the server's choice), not an import."""
+    script = (
+        "import importlib, pkgutil, torch, uap_app\n"
+        "torch.set_num_threads(3)\n"
+        "for module in pkgutil.iter_modules(uap_app.__path__):\n"
+        "    importlib.import_module(f'uap_app.{module.name}')\n"
+        "print(torch.get_num_threads())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "UAP_TORCH_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, text=True, capture_output=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "3"

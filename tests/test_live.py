@@ -75,6 +75,11 @@ def test_a_live_run_publishes_the_chart_and_the_strip_until_its_result():
         live = live_test(view.settings.model, str(data_dir()))
         net = resources.model(view.settings.model)
         assert view.curve[-1][2] == fooling_rate(net, live.images.images, view.result.current, live.clean)
+        # The chart published is the chart of that curve: one point per report on each of its three lines.
+        source = re.search(r'<img src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)"', view.chart_html)
+        lines = ElementTree.fromstring(base64.b64decode(source[1])).findall("{*}polyline")
+        assert [len(line.get("points").split()) for line in lines][1:] == [len(view.curve)] * 2  # test rate, accuracy
+        assert f"{view.curve[-1][2]:.0%} on the test images" in source[2]
     finally:
         service.close()
 
@@ -106,6 +111,29 @@ def test_a_live_run_that_spends_its_budget_ends_with_its_best_so_far_and_is_kept
         assert service.request(settings, "bob", run_live, budget_s=2.0) is job  # served as it is
     finally:
         service.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "default"),
+    [
+        ({"xi": "abc"}, "xi", "0.2"),
+        ({"norm": "2", "xi": "0.2"}, "xi", "4"),  # in range for ℓ∞, not for ℓ2
+        ({"seed": "-3"}, "seed", "0"),
+        ({"seed": "1.5"}, "seed", "0"),
+        ({"n_train": "123"}, "n_train", "500"),
+        ({"max_passes": "1e9"}, "max_passes", "5"),
+        ({"delta": "nan"}, "delta", "0.2"),
+        ({"model": "resnet"}, "model", "convnet"),
+        ({"algorithm": ""}, "algorithm", "fast"),
+        ({"norm": "7"}, "norm", "inf"),
+        ({"target": "Banana"}, "target", "none"),
+    ],
+)
+def test_a_malformed_url_value_falls_back_to_its_default_with_a_notice_naming_it(query, name, default):
+    settings, notices = from_query(query)
+    assert len(notices) == 1 and f"`{name}={query[name]}`" in notices[0] and f"{name} must be" in notices[0]
+    assert notices[0].endswith(f"using the default, {name} = {default}.")
+    assert settings.to_query().get(name, "none") == default  # what the page writes back (untargeted: left out)
 
 
 def test_settings_from_a_url_and_back():

@@ -24,17 +24,24 @@ MAX_BASELINES = 32  # random-noise fooling rates kept, one per (model, norm, siz
 # (√(p(1 − p)/n)), and uap_core's default of five draws would add about 4 s to every result's wait here.
 RANDOM_TRIALS = 1
 
-torch.set_num_threads(torch_threads()[0])  # once per process, as soon as the app needs torch; pages name a problem
+
+@lru_cache(maxsize=1)
+def use_server_threads() -> None:
+    """Set torch's threads for the whole process, once, as the app first needs a model or the data: every computation
+    then runs on ``UAP_TORCH_THREADS`` threads (pages name a malformed value). Importing this module sets nothing."""
+    torch.set_num_threads(torch_threads()[0])
 
 
 @lru_cache(maxsize=len(MODEL_NAMES) + 2)
 def model(name: str) -> nn.Module:
     """The trained classifier ``name``, frozen, shared by every session and thread (never trained here)."""
+    use_server_threads()
     return load_model(name)
 
 
 def dataset(split: str) -> Dataset:
     """The whole "train" or "test" split from ``$UAP_DATA_DIR`` (one copy per process and folder)."""
+    use_server_threads()
     return shared_fashion_mnist(split, str(data_dir()))
 
 

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_PACKAGE = "chromium"  # Debian's package, and the command it installs
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+OUTPUT = ROOT / "test-output"  # the browser tests' screenshots
 START_TIMEOUT_S = 120
 RUN_TIMEOUT_MS = 240_000  # a small run plus evaluation on a busy 2-core machine
 SLOW = "n_train=8000&max_passes=10"  # about a minute on 2 cores: time to look at a run in flight
@@ -152,3 +153,20 @@ def start_slow_run(page: Page, url: str, seed: int, query: str = SLOW) -> None:
     open_live(page, url, f"{query}&seed={seed}")
     page.locator(".st-key-run button").click()
     expect(page.locator('[data-testid="stProgress"]')).to_contain_text(FIRST_REPORT, timeout=RUN_TIMEOUT_MS)
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a screenshot of the whole page as test-output/<name>.png and return its path.
+
+    Streamlit scrolls inside its main container, not the document, so the window is made as tall
+    as that content for the picture and then put back.
+    """
+    OUTPUT.mkdir(exist_ok=True)
+    path = OUTPUT / f"{name}.png"
+    viewport = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], height)})
+    page.wait_for_timeout(1000)  # let the charts redraw at the new size
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(viewport)
+    return path
