@@ -31,6 +31,9 @@ PAGES = {
         st.Page("app_pages/geometry.py", title="6 · Why it works: geometry", icon=":material/filter_6:"),
         st.Page("app_pages/finetune.py", title="7 · Fine-tuning", icon=":material/filter_7:"),
     ],
+    "Beyond the paper": [
+        st.Page("app_pages/defence.py", title="Can it be defended?", icon=":material/shield:"),
+    ],
 }
 
 # The menu sits at the top, so a 1280-pixel projector gives the pages its whole width.

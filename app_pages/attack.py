@@ -15,7 +15,6 @@ from uap_core import ALGORITHMS, CLASS_NAMES, MODEL_NAMES, model_card
 from uap_core.norms import norm_label, rescale
 from uap_core.report import metrics_dict
 
-ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Alg. 1, slow)"}
 TARGETED_TEXT = (
     "**Targeted** (beyond the paper): the paper's perturbation sends each image to whichever other class is "
     "nearest; this one is built to send them to the class you chose. Its success rate is the share of images "
@@ -38,7 +37,7 @@ row[0].selectbox(
     key="model",
     format_func=lambda name: f"{name} ({model_card(name)['test_accuracy']:.1%} test accuracy)",
 )
-row[1].radio("Algorithm", ALGORITHMS[::-1], key="algorithm", format_func=ALGORITHM_TEXT.get, horizontal=True)
+row[1].radio("Algorithm", ALGORITHMS[::-1], key="algorithm", format_func=ui.ALGORITHM_TEXT.get, horizontal=True)
 norm = row[2].radio(
     "Norm", ui.NORMS, key="norm", horizontal=True, format_func=lambda n: f"ℓ{'∞' if n == 'inf' else '2'}"
 )

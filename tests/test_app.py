@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from support.apptest import HOME, TIMEOUT, open_page
 
 FINDINGS = ("sample_size", "random_noise", "dominant_labels", "diversity", "transfer", "geometry", "finetune")
-PAGES = (HOME, "app_pages/attack.py", *(f"app_pages/{name}.py" for name in FINDINGS))
+PAGES = (HOME, "app_pages/attack.py", *(f"app_pages/{name}.py" for name in FINDINGS), "app_pages/defence.py")
 
 
 def wait_for_result(app: AppTest) -> AppTest:
@@ -247,3 +247,22 @@ def test_opening_another_page_leaves_the_live_run_and_keeps_its_best_so_far():
     assert not app.exception
     assert len(app.metric) == 5  # back on the live page: the best perturbation so far, judged, as after Stop
     assert "stopped early" in app.session_state["uap_latest"]["description"]
+
+
+def test_the_defence_page_opens_on_the_shipped_numbers_without_computing():
+    from uap_core.experiments import load_result
+
+    shipped = load_result("defence").summary()
+    app = open_page("app_pages/defence.py")
+    assert not app.exception and not app.error
+    assert not app.session_state.get("watched_jobs")  # nothing started
+    cards = {metric.label: metric.value for metric in app.metric}
+    assert len(cards) == 6
+    assert cards["Clean accuracy"] == f"{shipped['clean_accuracy']['convnet_uat']:.1%}"
+    attacks = shipped["attacks"]
+    assert cards["Unaware attacker"] == f"{attacks['fast']['built_on_undefended_judged_on_defended']:.0%}"
+    for name in ("fast", "paper"):
+        assert cards[f"Aware attacker, {name}"] == f"{attacks[name]['built_on_defended_judged_on_defended']:.0%}"
+    assert cards["Fine-tuning instead"] == f"{shipped['finetune']['fooling_rate']:.0%}"
+    assert cards["Per-image ‖r‖₂"] == f"{shipped['deepfool_median_l2']['convnet_uat']:.2f}"
+    assert "shipped" in captions(app) and app.button(key="defence_stop").disabled

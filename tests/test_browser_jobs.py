@@ -1,5 +1,6 @@
 """The job service seen from real browsers: runs take turns, so a default run finishes while the heaviest run the live
-page offers is in flight, and a run that spends its compute budget ends with its best perturbation and says why.
+page offers is in flight, a run that spends its compute budget ends with its best perturbation and says why, and the
+defence page attacks both models side by side.
 
 One server with a small budget (``UAP_JOB_BUDGET_S``) so that the heaviest run reaches it within the test.
 """
@@ -15,6 +16,7 @@ from support.browser import (
     new_session,
     open_live,
     require_chromium,
+    screenshot,
     streamlit_server,
     wait_for_app,
 )
@@ -78,4 +80,32 @@ def test_a_run_that_spends_its_budget_shows_its_best_and_says_why(app_url, brows
     wait_for_app(page)
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "budget_1280x720.png"))
+    page.context.close()
+
+
+def test_the_defence_page_attacks_both_models_side_by_side_through_the_job_service(app_url, browser):
+    page = new_session(browser, 1280, 720)
+    page.goto(f"{app_url}/defence")
+    wait_for_app(page)
+    # It opens on the shipped numbers: six cards on the first screen, nothing computing.
+    expect(page.locator(METRICS)).to_have_count(6)
+    assert all(card.is_visible() for card in page.locator(METRICS).all())
+    assert page.locator(METRICS).first.bounding_box()["y"] < 720
+    assert page.locator(PROGRESS).count() == 0
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "defence_1280x720.png"))
+    page.locator(".st-key-defence_run button").click()
+    # Both runs report progress side by side, each with its own fooling-rate chart and strip.
+    expect(page.locator(PROGRESS)).to_have_count(2, timeout=60_000)
+    expect(page.locator(".uap-chart img")).to_have_count(2)
+    expect(page.locator(".uap-strip")).to_have_count(2)
+    page.locator(".uap-strip").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUTPUT / "defence_live_1280x720.png"))
+    # Both results, judged on all test images, and the undefended model's perturbation on the defended one.
+    expect(page.get_by_text("The attacker who does not know: the perturbation built against")).to_be_visible(
+        timeout=RUN_TIMEOUT_MS
+    )
+    expect(page.locator(METRICS)).to_have_count(6 + 2 * 3)
+    assert page.locator(PROGRESS).count() == 0
+    screenshot(page, "defence_result_1280x720")
     page.context.close()

@@ -1,17 +1,21 @@
-"""The live page's controller (uap_app.live_controller) and the jobs a session's pages watch (uap_app.watching),
-without Streamlit: a dict as the session state, the real job service, plain functions as the work."""
+"""The live page's controller (uap_app.live_controller), the defence page's two runs (uap_app.comparison) and the jobs
+a session's pages watch (uap_app.watching), without Streamlit: a dict as the session state, the real job service,
+plain functions as the work."""
 
 import math
 import threading
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from uap_app.comparison import Comparison
 from uap_app.current import LATEST_KEY, current_perturbation
 from uap_app.jobs import BUDGET, LEFT, QUEUED, RUNNING, STOPPED, JobService
-from uap_app.live_controller import CROWD_REFRESH_S, REFRESH_S, LiveController, xi_key
+from uap_app.live_controller import LiveController, xi_key
+from uap_app.live_run import CROWD_REFRESH_S, REFRESH_S
 from uap_app.settings import LiveSettings
 from uap_app.watching import WATCHED, Watch, leave_other_pages
 
@@ -188,8 +192,8 @@ def test_a_page_joining_a_crowd_looks_less_often_and_a_lapsed_watch_is_renewed(s
     assert len({id(page.job) for page in pages}) == 1  # one run, four watchers
     assert pages[-1].refresh_s == CROWD_REFRESH_S
     job = pages[0].job
-    for page in pages:
-        service.leave(job, page._watch.watcher)  # as if every heartbeat had lapsed
+    for i in range(len(pages)):
+        service.leave(job, f"visitor-{i}")  # as if every heartbeat had lapsed
     eventually(lambda: job.state == STOPPED)
     assert pages[0].look() is not None and pages[0].job is not job  # asked for again
     assert pages[0].job.state in (QUEUED, RUNNING)
@@ -213,3 +217,44 @@ def test_budget_reason_is_kept_for_the_findings_pages_too(service, work):
     job = watch.start(LiveSettings(seed=42), work, 0.2)
     eventually(lambda: not job.active)
     assert job.reason == BUDGET and job.kept and watch.look() is job  # a kept job is not asked for again
+
+
+# ---------------------------------------------------------------- the defence page: two runs side by side
+
+
+def test_the_defence_page_runs_both_models_with_the_same_settings_and_keeps_both_results(service, work):
+    state = {}
+    both = Comparison(state, service, "alice", work, 60.0)
+    assert not both.watching and both.refresh_s is None and both.outcomes() == {"convnet": None, "convnet_uat": None}
+    state[both.SEED], state[both.N_TRAIN] = 3, 1000
+    both.start()
+    keys = {model: run.job.key for model, run in both.runs.items()}
+    assert {model: key.model for model, key in keys.items()} == {"convnet": "convnet", "convnet_uat": "convnet_uat"}
+    assert keys["convnet"] == LiveSettings(seed=3, n_train=1000) == replace(keys["convnet_uat"], model="convnet")
+    looks = both.look()  # one place on this service: the defended model's run waits for it
+    assert looks["convnet_uat"].queued and looks["convnet_uat"].position == 1 and both.refresh_s == REFRESH_S
+    work.release.set()
+    deadline = time.monotonic() + WAIT_S
+    while both.watching:
+        assert time.monotonic() < deadline, "the two runs did not end in time"
+        both.look()
+    outcomes = both.outcomes()
+    assert all(outcome.finished and outcome.has_result for outcome in outcomes.values())
+    assert outcomes["convnet_uat"].view.settings.model == "convnet_uat"
+    assert LATEST_KEY not in state  # the photo page keeps taking the live page's perturbation
+
+
+def test_the_defence_page_keeps_its_runs_while_it_is_open_and_leaves_both_for_another_page(service, work):
+    state = {}
+    both = Comparison(state, service, "alice", work, 60.0)
+    both.start()
+    jobs = [run.job for run in both.runs.values()]
+    leave_other_pages(state, service, "alice", "defence")  # its own page: both still watched
+    assert [run.job for run in both.runs.values()] == jobs
+    leave_other_pages(state, service, "alice", "attack")
+    assert not both.watching
+    both.come_back()
+    assert all(outcome is not None and not outcome.finished for outcome in both.outcomes().values())
+    both.start()
+    both.stop()
+    assert not both.watching and all(outcome.ending == "stopped" for outcome in both.outcomes().values())

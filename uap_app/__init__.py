@@ -7,7 +7,9 @@ No Streamlit (plain Python, unit-tested without a server; ``tests/test_layers.py
 - :mod:`uap_app.watching`: the job each page of a session watches, kept in the session's state;
 - :mod:`uap_app.live`: what a live run computes and publishes (chart, before/after strip), with
   :mod:`uap_app.chart`; :mod:`uap_app.recompute`: a findings page's recompute as a job;
-- :mod:`uap_app.live_controller`: the live page's session (settings and address, run, result);
+- :mod:`uap_app.live_run`: one live run a page watches (start, join, stop, look, result);
+  :mod:`uap_app.live_controller`: the live page's session (settings and address, its run, the result it shares);
+  :mod:`uap_app.comparison`: the defence page's two runs side by side;
 - :mod:`uap_app.settings`: the live page's settings and ranges, from the engine's defaults; :mod:`uap_app.current`:
   the perturbation the other pages take;
 - :mod:`uap_app.resources`: process-wide, bounded caches of models, data and seeded index orders;

@@ -1,5 +1,5 @@
-"""The live page's session, without Streamlit: its settings and the address, its run (start, join, stop, look,
-finish), and its result for the other pages.
+"""The live page's session, without Streamlit: its settings and the address, its run
+(:class:`uap_app.live_run.LiveRun`), and its result for the other pages.
 
 The page (app_pages/attack.py) lays out the controls and draws what :meth:`LiveController.look` and
 :attr:`LiveController.outcome` return; everything it remembers between its script runs lives in the session state
@@ -9,67 +9,25 @@ held here, so this class is tested with a dict as the state and plain functions 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
 from uap_core.norms import norm_label
 
 from .current import LATEST_KEY
-from .jobs import BUDGET, DONE, FAILED, QUEUED, STOPPED, Job, JobService, Work
+from .jobs import Job, JobService, Work
 from .live import LiveView
+from .live_run import BUDGET_SPENT, STOPPED_EARLY, LiveRun, Look, Outcome
 from .settings import DEFAULT_XI, LiveSettings, format_size, from_query
-from .watching import Watch
 
 PAGE = "attack"  # the live page's url path: the name its job is watched under
 WIDGET_KEYS = ("model", "algorithm", "norm", "delta", "n_train", "max_passes", "seed", "target")
-RESULT, RUNS, NOTICES = "attack_result", "attack_runs", "attack_url_notices"
+NOTICES = "attack_url_notices"
 SEEN_URLS, KEPT_URLS = "attack_seen_urls", 8  # the addresses this session has followed or written, latest last
-DRAWN, STARTED = "attack_drawn", "attack_started"  # (job number, snapshot version) on screen; Run just pressed
-# How often the live panel looks at its job, and how long each look waits for news: docs/design/polling.md.
-REFRESH_S, NEWS_WAIT_S = 2.0, 0.9
-CROWD, CROWD_REFRESH_S, CROWD_WAIT_S = 2, 4.0, 2.0  # a page joining a job more than CROWD watch looks less often
-FIRST_WAIT_S = 1.5  # the look right after Run waits this long for the first progress report
-FINISHED, STOPPED_EARLY, BUDGET_SPENT, FAILED_RUN = "finished", "stopped", "budget", "failed"  # how a run ended
 
 
 def xi_key(norm: str) -> str:
     """The session-state key of the ξ control of ``norm`` (each norm keeps its own ξ)."""
     return f"xi_{norm}"
-
-
-@dataclass(frozen=True)
-class Look:
-    """What the live panel shows at one look: the latest snapshot, and while the run waits, its place in the queue."""
-
-    view: LiveView | None
-    ended: bool = False  # the run ended at this look: the page reruns to draw its result
-    queued: bool = False
-    position: int | None = None
-    estimate_s: float | None = None  # until it starts; None while not known
-    watchers: int = 0
-    in_flight: int = 0  # runs taking turns on the server, this one included
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """This session's result: the run's last snapshot, how the run ended, and why where it stopped early."""
-
-    view: LiveView | None
-    ending: str  # FINISHED, STOPPED_EARLY (Stop, another page), BUDGET_SPENT or FAILED_RUN
-    budget_s: float = 0.0
-    error: str | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.ending == FINISHED
-
-    @property
-    def budget_spent(self) -> bool:
-        return self.ending == BUDGET_SPENT
-
-    @property
-    def failed(self) -> bool:
-        return self.ending == FAILED_RUN
 
 
 class LiveController:
@@ -79,8 +37,8 @@ class LiveController:
     def __init__(
         self, state: MutableMapping[str, Any], service: JobService, watcher: str, work: Work, budget_s: float
     ) -> None:
-        self.state, self.service, self.work, self.budget_s = state, service, work, budget_s
-        self._watch = Watch(state, service, watcher, PAGE)
+        self.state = state
+        self.run = LiveRun(state, service, watcher, work, budget_s, PAGE, on_finish=self._share)
 
     # ------------------------------------------------------------ settings and the address
 
@@ -136,89 +94,44 @@ class LiveController:
     @property
     def job(self) -> Job | None:
         """The run this session watches (queued or in flight), if any."""
-        return self._watch.job
+        return self.run.job
 
     @property
     def runs(self) -> int:
         """How many times Run was pressed in this session (keys the controls of each result)."""
-        return self.state.get(RUNS, 0)
-
-    def start(self) -> None:
-        """Run: join, reuse or queue the run of the current settings."""
-        self.state[NOTICES] = []
-        self.state[RUNS] = self.runs + 1
-        self.state.pop(RESULT, None)
-        self._watch.start(self.settings(), self.work, self.budget_s)
-        self.state[STARTED] = True
-
-    def stop(self) -> None:
-        """Stop: keep the best perturbation measured so far; the run goes on only if another visitor watches it."""
-        if (job := self._watch.stop()) is not None:
-            self._finish(job)
-
-    def come_back(self) -> None:
-        """Back from another page that opened while a run was watched here: that run was left then, and what it had
-        reached is this session's result, as after Stop."""
-        if (job := self._watch.take_left()) is not None:
-            self._finish(job)
-
-    @property
-    def crowd(self) -> bool:
-        """Whether the run watched is watched by more than :data:`CROWD` visitors: this page then looks less often."""
-        return self.job is not None and len(self.job.watchers) > CROWD
+        return self.run.runs
 
     @property
     def refresh_s(self) -> float | None:
         """Seconds between two looks of the live panel; None when there is no run to look at."""
-        if self.job is None:
-            return None
-        return CROWD_REFRESH_S if self.crowd else REFRESH_S
-
-    def look(self) -> Look:
-        """One look of the live panel: tell the server this session still watches, wait a moment for the run's next
-        snapshot, and return what to draw. A run that has ended becomes this session's result (``ended``)."""
-        job = self._watch.look()
-        if job is None:
-            return Look(self.outcome.view if self.outcome else None)
-        number, seen = self.state.get(DRAWN, (None, 0))
-        seen = seen if number == job.number else 0
-        # Until the first progress report, the wait skips the "Starting" snapshot.
-        wait = FIRST_WAIT_S if self.state.pop(STARTED, False) else CROWD_WAIT_S if self.crowd else NEWS_WAIT_S
-        job.wait_for(max(seen + 1, 2), wait)
-        if not job.active:
-            self._watch.end()
-            self._finish(job)
-            return Look(job.snapshot, ended=True)
-        self.state[DRAWN] = (job.number, job.version)
-        queued = job.state == QUEUED
-        return Look(
-            job.snapshot,
-            queued=queued,
-            position=self.service.position(job) if queued else None,
-            estimate_s=self.service.estimate(job) if queued else None,
-            watchers=len(job.watchers),
-            in_flight=self.service.in_flight(),
-        )
-
-    def _finish(self, job: Job) -> None:
-        """Make the job's latest snapshot this session's result, and share its perturbation with the other pages."""
-        if job.state == FAILED:
-            ending = FAILED_RUN
-        elif job.state == DONE:
-            ending = FINISHED
-        elif job.state == STOPPED and job.reason == BUDGET:
-            ending = BUDGET_SPENT
-        else:
-            ending = STOPPED_EARLY
-        view = job.snapshot if ending != FAILED_RUN else None
-        self.state[RESULT] = Outcome(view, ending, job.budget_s, job.error)
-        if view is not None and view.result is not None:
-            self.state[LATEST_KEY] = latest_perturbation(view, ending)
+        return self.run.refresh_s
 
     @property
     def outcome(self) -> Outcome | None:
         """This session's result: the last run's, once it has ended or was stopped; None before."""
-        return self.state.get(RESULT)
+        return self.run.outcome
+
+    def start(self) -> None:
+        """Run: join, reuse or queue the run of the current settings."""
+        self.state[NOTICES] = []
+        self.run.start(self.settings())
+
+    def stop(self) -> None:
+        """Stop: keep the best perturbation measured so far; the run goes on only if another visitor watches it."""
+        self.run.stop()
+
+    def come_back(self) -> None:
+        """Back from another page: what the run left then had reached is this session's result, as after Stop."""
+        self.run.come_back()
+
+    def look(self) -> Look:
+        """One look of the live panel (:meth:`uap_app.live_run.LiveRun.look`)."""
+        return self.run.look()
+
+    def _share(self, outcome: Outcome) -> None:
+        """A run has ended: its perturbation is the one the other pages take."""
+        if outcome.has_result:
+            self.state[LATEST_KEY] = latest_perturbation(outcome.view, outcome.ending)
 
 
 def latest_perturbation(view: LiveView, ending: str) -> dict:

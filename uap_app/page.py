@@ -43,7 +43,7 @@ def leave_other_pages(page: str) -> None:
     """Page ``page`` (its url path) has opened in this session: stop watching the other pages' jobs, which then stop
     at once unless another visitor watches them. Back on such a page, what its job had reached is shown, as after
     Stop."""
-    if any(other != page for other in st.session_state.get(watching.WATCHED, {})):
+    if any(watching.page_of(other) != page for other in st.session_state.get(watching.WATCHED, {})):
         watching.leave_other_pages(st.session_state, jobs(), watcher(), page)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from uap_core import ALGORITHMS, CLASS_NAMES, DEFAULT_MODEL, DEFAULT_XI, MODEL_NAMES, UAPSettings
 
 NORMS = ("inf", "2")
+ALGORITHM_TEXT = {"fast": "fast (batched)", "paper": "paper (Alg. 1, slow)"}  # how the pages name the algorithms
 TRAIN_SIZES = (50, 100, 200, 500, 1000, 2000, 4000, 8000)
 XI_RANGES = {"inf": (0.02, 0.40, 0.01), "2": (0.5, 8.0, 0.1)}  # norm -> (min, max, step), pixel units
 DELTA_RANGE = (0.05, 0.95, 0.05)

@@ -12,11 +12,18 @@ from typing import Any
 
 from .jobs import LEFT, STOPPED, Job, JobService, Work
 
-WATCHED, LEFT_JOBS = "watched_jobs", "left_jobs"  # session-state keys: page -> job watched; page -> job left
+WATCHED, LEFT_JOBS = "watched_jobs", "left_jobs"  # session-state keys: name -> job watched; name -> job left
+PART = "#"  # a page that watches several jobs names each "page#part"
+
+
+def page_of(name: str) -> str:
+    """The page (its url path) a watch named ``name`` belongs to: ``name`` itself, or its part before ``#``."""
+    return name.split(PART, 1)[0]
 
 
 class Watch:
-    """The job that page ``page`` of one session (``watcher``) watches, if any."""
+    """The job that page ``page`` of one session (``watcher``) watches, if any. A page that watches several jobs
+    gives each watch a name of its own, ``page#part``."""
 
     def __init__(self, state: MutableMapping[str, Any], service: JobService, watcher: str, page: str) -> None:
         self.state, self.service, self.watcher, self.page = state, service, watcher, page
@@ -69,9 +76,9 @@ class Watch:
 
 def leave_other_pages(state: MutableMapping[str, Any], service: JobService, watcher: str, page: str) -> None:
     """Page ``page`` has opened: stop watching the jobs of the session's other pages (each stops at once unless another
-    visitor watches it), and keep them as left, so that each page can show what its job had reached."""
+    visitor watches it), and keep them as left, so that each page can show what its jobs had reached."""
     watched = dict(state.get(WATCHED, {}))
-    gone = {other: watched.pop(other) for other in list(watched) if other != page}
+    gone = {other: watched.pop(other) for other in list(watched) if page_of(other) != page}
     if not gone:
         return
     for job in gone.values():
