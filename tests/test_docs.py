@@ -1,5 +1,6 @@
 """The documentation: the README stays short, links resolve, and the generated pages match what generates them."""
 
+import json
 import re
 from pathlib import Path
 
@@ -45,4 +46,16 @@ def test_generated_pages_match_the_shipped_files(path):
     and the models' cards; it also refuses a result that no longer supports its finding's verdict."""
     assert path.read_text() == findings_page.wrapped(findings_page.PAGES[path]()), (
         f"{path.name} is out of date: run `python -m benchmarks.findings_page`"
+    )
+
+
+def test_the_lecture_hall_page_is_what_its_script_makes_of_its_json(tmp_path):
+    """docs/lecture-hall.md holds the figures of benchmarks/lecture_hall.json, beside their targets, as the script
+    writes them: nobody edits a figure by hand."""
+    from benchmarks import lecture_hall
+
+    written = tmp_path / "lecture-hall.md"
+    lecture_hall.write_page(json.loads((ROOT / "benchmarks" / "lecture_hall.json").read_text()), written)
+    assert (ROOT / "docs" / "lecture-hall.md").read_text() == written.read_text(), (
+        "docs/lecture-hall.md is out of date: rerun `python -m benchmarks.lecture_hall` (or its page from the JSON)"
     )
