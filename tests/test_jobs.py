@@ -51,6 +51,7 @@ class Steps:
         self.clock, self.steps, self.step_s = clock, steps, step_s
         self.pause_after, self.resume, self.paused = pause_after or {}, threading.Event(), threading.Event()
         self.ended: dict = {}
+        self.first_report: dict = {}  # when each job first reported progress
         self.turns: dict = {}
         self._holder = None
 
@@ -67,6 +68,7 @@ class Steps:
                 assert self.resume.wait(WAIT_S)
             self.clock.advance(self.step_s)
             job.publish(i + 1, fraction=(i + 1) / n)
+            self.first_report.setdefault(job.key, self.clock())
         self.ended[job.key] = self.clock()
 
 
@@ -227,14 +229,17 @@ def test_an_estimate_adds_up_the_jobs_ahead_sharing_the_turns():
     # steadily since: 8 s per unit of work, 4 s and 2 s to go. One place each, one slot: they share the core.
     loads = [Load(4.02, 0.5, 60, first=(0.1, 0.01)), Load(6.02, 0.75, 60, first=(0.1, 0.01))]
     assert [load.expected_total_s() for load in loads] == [pytest.approx(8.02), pytest.approx(8.02)]
-    assert seconds_until_start(loads, [], slots=1, places=2) == pytest.approx(4.0)  # the 2 s job at half speed
-    # Capped by the budget: a job that would need 100 s in all stops at its 10 s.
+    # The 2 s job at half speed; then this job computes 0.1 s before its first report, at half speed beside the other.
+    assert seconds_until_start(loads, [], slots=1, places=2) == pytest.approx(4.0 + 0.2)
+    # Capped by the budget: a job that would need 100 s in all stops at its 10 s (and reported at once).
     assert seconds_until_start([Load(5.0, 0.05 + 0.1, 10.0, first=(0.0, 0.05))], [], 1, 1) == pytest.approx(5.0)
     # A queued job ahead is expected to take as long as the jobs in flight (their mean expected total, 8 s).
-    assert seconds_until_start(loads[:1], [60], slots=1, places=1) == pytest.approx(4.0 + 8.02)
+    assert seconds_until_start(loads[:1], [60], slots=1, places=1) == pytest.approx(4.0 + 8.02 + 0.1)
     # The rate counts from the first report, leaving out the 2 s of gathering data: 1 s per 10 %, 8 s to go,
     # where 3 s for 20 % would say 12 s.
     assert Load(3.0, 0.2, 60, first=(2.0, 0.1)).expected_total_s() == pytest.approx(3.0 + 8.0)
+    # That job needed 2 s before its first report: so will the queued one once it starts, before it shows progress.
+    assert seconds_until_start([Load(3.0, 0.2, 60, first=(2.0, 0.1))], [], 1, 1) == pytest.approx(8.0 + 2.0)
     # Until its reports span a tenth of its work, a job says nothing of its total, and alone nothing of the wait.
     assert Load(3.0, 0.15, 60, first=(2.0, 0.1)).expected_total_s() is None
     assert seconds_until_start([Load(0.5, 0.0, 60)], [], slots=1, places=1) is None
@@ -254,7 +259,7 @@ def test_queue_estimates_are_within_a_factor_of_2_of_the_wait_that_followed():
         work.resume.set()
         eventually(lambda: all(job.state == DONE for job in jobs.values()))
         for key, estimate in estimates.items():
-            waited = jobs[key].started_at - now
+            waited = work.first_report[key] - now  # until it showed that it had started
             assert waited / 2 <= estimate <= waited * 2, (key, estimate, waited)
         assert estimates["c"] < estimates["d"] < estimates["e"]
     finally:

@@ -8,7 +8,7 @@ its first view). A job whose reports span less is expected to take as long as th
 enough (their mean expected total, capped by its own budget); with no such job, the wait is not known yet. The jobs
 in flight share the ``slots`` turns equally (:mod:`uap_app.turns`), so with ``k`` of them each advances at
 ``slots / k`` of a core's speed; a queued job starts when one of the ``places`` in flight frees up and every job ahead
-of it in the queue has taken one. No Streamlit here.
+of it in the queue has taken one, and shows it at its first progress report. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -42,9 +42,16 @@ class Load:
 
 
 def seconds_until_start(in_flight: Sequence[Load], ahead: Sequence[float], slots: int, places: int) -> float | None:
-    """Seconds until a queued job starts, behind the jobs ``in_flight`` and the queued jobs ``ahead`` of it (their
-    budgets, in queue order); None while none of the jobs in flight has reported any progress (nothing to go by).
+    """Seconds until a queued job shows that it has started (its first progress report), behind the jobs
+    ``in_flight`` and the queued jobs ``ahead`` of it (their budgets, in queue order); None while none of the jobs in
+    flight has reported any progress (nothing to go by).
+
+    Once it has a place, it is expected to compute before its first report as long as the jobs in flight did (the
+    mean of their computation at their first reports), at its share of the turns: a visitor sees a run start when
+    its progress appears, and for short waits that lead is most of the wait.
     """
+    leads = [load.first[0] for load in in_flight if load.first is not None]
+    lead = sum(leads) / len(leads) if leads else 0.0
     totals = [load.expected_total_s() for load in in_flight]
     known = [total for total in totals if total is not None]
     typical = sum(known) / len(known) if known else None
@@ -60,7 +67,7 @@ def seconds_until_start(in_flight: Sequence[Load], ahead: Sequence[float], slots
         while len(left) < places and queue:
             left.append(queue.popleft())
         if len(left) < places:
-            return elapsed
+            return elapsed + lead / min(1.0, slots / (len(left) + 1))
         speed = min(1.0, slots / len(left))  # of a core, for each job in flight
         step = min(left) / speed
         elapsed += step
