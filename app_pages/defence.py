@@ -107,8 +107,9 @@ if compare.watching:
     ui.quiet_looks()
 
 
-def heading(model: str) -> str:
-    return f"`{model}` ({ROLE[model]}, {model_card(model)['test_accuracy']:.1%} clean test accuracy)"
+# Read once per script run: the live panels below redraw them at every look.
+HEADINGS = {model: f"`{model}` ({ROLE[model]}, {model_card(model)['test_accuracy']:.1%} clean test accuracy)"
+            for model in compare.runs}  # fmt: skip
 
 
 @st.fragment(run_every=compare.refresh_s)
@@ -119,7 +120,7 @@ def live_panels() -> None:
         st.rerun()
     for column, (model, look) in zip(st.columns(2, gap="large"), looks.items(), strict=True):
         with column:
-            st.markdown(f"**{heading(model)}**")
+            st.markdown(f"**{HEADINGS[model]}**")
             if look.queued:
                 st.info(ui.queue_notice(look.position, look.estimate_s), icon=":material/hourglass_top:")
             if look.view is None:
@@ -143,7 +144,7 @@ for column, (model, outcome) in zip(st.columns(2, gap="large"), outcomes.items()
     result = results[model]
     evaluation = ui.evaluation(model, result.perturbation, result.p)
     with column:
-        st.markdown(f"**v built against {heading(model)}**")
+        st.markdown(f"**v built against {HEADINGS[model]}**")
         if not outcome.finished:
             why = "at the compute budget" if outcome.budget_spent else "before the end"
             st.caption(f"Stopped {why}: the best perturbation measured so far.")

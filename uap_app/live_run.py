@@ -144,11 +144,12 @@ class LiveRun:
         job = self._watch.look()
         if job is None:
             return Look(self.outcome.view if self.outcome else None)
-        number, seen = self.state.get(self._drawn, (None, 0))
-        seen = seen if number == job.number else 0
+        just_started = self.state.pop(self._started, False)
         if wait:  # until the first progress report, the wait skips the "Starting" snapshot
-            patience = CROWD_WAIT_S if self.crowd else NEWS_WAIT_S
-            job.wait_for(max(seen + 1, 2), FIRST_WAIT_S if self.state.pop(self._started, False) else patience)
+            number, seen = self.state.get(self._drawn, (None, 0))
+            seen = seen if number == job.number else 0
+            patience = FIRST_WAIT_S if just_started else CROWD_WAIT_S if self.crowd else NEWS_WAIT_S
+            job.wait_for(max(seen + 1, 2), patience)
         if not job.active:
             self._watch.end()
             self._finish(job)
